@@ -1,0 +1,33 @@
+# Two commands on a fresh machine (Python 3.11):  make report   and   make test
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: setup report smoke test bench clean-smoke
+
+setup: $(VENV)/.installed
+
+# torch first and pinned: a plain `torch` resolves to a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+report: setup          ## all notebooks, full mode: figures/ and report/*.html
+	$(BIN)/python -m helpers.report --mode full
+
+smoke: setup           ## all notebooks, small samples, minutes: build/smoke/
+	$(BIN)/python -m helpers.report --mode smoke
+
+test: setup            ## the test suite (what .ci/run calls)
+	$(BIN)/python -m pytest -q -rs
+
+bench: setup
+	$(BIN)/python benchmarks/embed_throughput.py
+
+clean-smoke:
+	rm -rf build/smoke

@@ -1,0 +1,153 @@
+"""Phase 1: SetFit-style contrastive fine-tuning with LoRA, as the study defines it.
+
+The loss (cosine similarity, temperature, only negative pairs in the denominator) is the
+study's own and is written here; LoRA comes from `peft`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from peft import LoraConfig, PeftModel, get_peft_model
+from tqdm.auto import tqdm
+
+from .encoder import Encoder
+from .fewshot import make_pairs, stratified_batches
+
+
+@dataclass(frozen=True)
+class TrainingArgs:
+    """Phase-1 hyper-parameters; defaults are the study's (marked ones are ours)."""
+
+    rank: int = 4
+    target_modules: tuple[str, ...] = ("key", "value")
+    last_n_layers: int = 3
+    lora_alpha: int = 8            # our default: PEFT's default
+    lora_dropout: float = 0.0      # our default: PEFT's default
+    n_positive: int = 40
+    n_negative: int = 40
+    epochs: int = 2
+    batch_size: int = 16
+    learning_rate: float = 0.007   # optimiser AdamW: our default
+    temperature: float = 0.2
+    bf16: bool = False             # autocast for the forward pass (slow on CPUs without bf16)
+    max_length: int | None = None  # None: the encoder's default
+
+
+def contrastive_loss(x: torch.Tensor, y: torch.Tensor, is_positive: torch.Tensor,
+                     temperature: float = 0.2) -> torch.Tensor:
+    """L = -(1/|P|) sum_p log( exp(sim_p/tau) / sum_n exp(sim_n/tau) ).
+
+    ``x``, ``y``: (pairs, dim) embeddings of each pair's two sides; ``is_positive``: bool
+    (pairs,). Only negative pairs enter the denominator, so a batch must hold both kinds.
+    """
+    pos = is_positive.bool()
+    if not pos.any() or pos.all():
+        raise ValueError("a batch needs both positive and negative pairs (use stratified batches)")
+    sim = F.cosine_similarity(x, y, dim=-1) / temperature
+    return -(sim[pos] - torch.logsumexp(sim[~pos], dim=0)).mean()
+
+
+def lora_config(model: torch.nn.Module, args: TrainingArgs) -> LoraConfig:
+    """Rank-r LoRA on key/value of the last n encoder layers (indices read from the model)."""
+    n_layers = model.config.num_hidden_layers
+    if not 0 < args.last_n_layers <= n_layers:
+        raise ValueError(f"last_n_layers={args.last_n_layers} but the encoder has {n_layers} layers")
+    return LoraConfig(
+        r=args.rank, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+        target_modules=list(args.target_modules),
+        layers_to_transform=list(range(n_layers - args.last_n_layers, n_layers)),
+        layers_pattern="layer", bias="none",
+    )
+
+
+def with_lora(encoder: Encoder, args: TrainingArgs, seed: int = 0) -> Encoder:
+    """A copy of ``encoder`` whose model carries a fresh (seeded) LoRA adapter; base frozen."""
+    torch.manual_seed(seed)
+    model = get_peft_model(copy.deepcopy(encoder.model), lora_config(encoder.model, args))
+    return _rewrap(encoder, model)
+
+
+def _rewrap(encoder: Encoder, model: torch.nn.Module) -> Encoder:
+    clone = copy.copy(encoder)
+    clone.model = model
+    return clone
+
+
+def trainable_parameter_count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def train_lora(encoder: Encoder, texts: list[str], labels, seed: int = 0,
+               args: TrainingArgs = TrainingArgs(), progress: bool = True) -> tuple[Encoder, dict]:
+    """Phase 1 on the few-shot training texts. Returns the adapted encoder and a log
+    (loss per step, wall time). Cached on disk by every input: a re-run reuses the adapter."""
+    labels = np.asarray(labels)
+    cache = _adapter_dir(encoder, texts, labels, seed, args)
+    if cache and (cache / "adapter_config.json").is_file():
+        model = PeftModel.from_pretrained(copy.deepcopy(encoder.model), cache)
+        return _rewrap(encoder, model.eval()), json.loads((cache / "train_log.json").read_text())
+
+    adapted = with_lora(encoder, args, seed)
+    pairs = make_pairs(labels, args.n_positive, args.n_negative, seed)
+    enc = adapted.tokenizer(list(texts), truncation=True, padding=True, return_tensors="pt",
+                            max_length=args.max_length or encoder.max_length)
+    optimizer = torch.optim.AdamW([p for p in adapted.model.parameters() if p.requires_grad],
+                                  lr=args.learning_rate)
+    batches = [b for epoch in range(args.epochs)
+               for b in stratified_batches(pairs, args.batch_size, seed=seed * 1000 + epoch)]
+    losses, start = [], time.perf_counter()
+    adapted.model.train()
+    for batch in tqdm(batches, desc="phase-1 LoRA steps", disable=not progress, leave=False):
+        # Embed each text of the batch once, then index pairs: same gradient, half the work.
+        used = np.unique(batch[:, :2])
+        where = {int(t): k for k, t in enumerate(used)}
+        inputs = {k: v[torch.as_tensor(used)] for k, v in enc.items()}
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            states = adapted.model(**inputs).last_hidden_state
+            emb = adapted.pool(states, inputs["attention_mask"]).float()
+        left = emb[[where[int(i)] for i in batch[:, 0]]]
+        right = emb[[where[int(j)] for j in batch[:, 1]]]
+        loss = contrastive_loss(left, right, torch.as_tensor(batch[:, 2] == 1), args.temperature)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    adapted.model.eval()
+    log = {"losses": losses, "train_seconds": time.perf_counter() - start, "steps": len(batches),
+           "trainable_parameters": trainable_parameter_count(adapted.model)}
+    if cache:
+        _save_adapter(adapted.model, cache, log)
+    return adapted, log
+
+
+def _adapter_dir(encoder: Encoder, texts, labels, seed: int, args: TrainingArgs) -> Path | None:
+    if encoder.cache_dir is None:
+        return None
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps([encoder.fingerprint(), encoder.pooling, encoder.max_length, seed,
+                         asdict(args), [int(v) for v in labels]], sort_keys=True).encode())
+    for t in texts:
+        h.update(t.encode() + b"\0")
+    return encoder.cache_dir / "adapters" / h.hexdigest()
+
+
+def _save_adapter(model: PeftModel, target: Path, log: dict) -> None:
+    """peft's own safetensors format, written to a temp folder and renamed into place."""
+    tmp = target.with_name(target.name + f".tmp{time.time_ns()}")
+    model.save_pretrained(tmp, safe_serialization=True)
+    (tmp / "train_log.json").write_text(json.dumps(log))
+    try:
+        tmp.rename(target)
+    except OSError:  # another run finished first: keep theirs
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,209 @@
+"""The 20 screening reviews: registry, data-folder resolution, loading and validation.
+
+No torch import here, so notebooks and tests that only look at the data stay light.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+REQUIRED_COLUMNS = ("record_id", "pmid", "title", "abstract", "label")
+DEFAULT_SEP = "[SEP]"
+
+
+class DataError(ValueError):
+    """A review file is missing or malformed; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Review:
+    slug: str
+    name: str
+    source: str
+    study_total: int
+    study_included: int
+
+
+COHEN = "Cohen et al. 2006"
+SWIFT = "SWIFT-Review, Howard et al. 2016"
+
+REVIEWS: dict[str, Review] = {
+    r.slug: r
+    for r in [
+        Review("ace_inhibitors", "ACE Inhibitors", COHEN, 2544, 41),
+        Review("adhd", "ADHD", COHEN, 851, 20),
+        Review("antihistamines", "Antihistamines", COHEN, 310, 16),
+        Review("atypical_antipsychotics", "Atypical Antipsychotics", COHEN, 1120, 146),
+        Review("beta_blockers", "Beta Blockers", COHEN, 2072, 42),
+        Review("calcium_channel_blockers", "Calcium Channel Blockers", COHEN, 1218, 100),
+        Review("estrogens", "Estrogens", COHEN, 368, 80),
+        Review("nsaids", "NSAIDs", COHEN, 393, 41),
+        Review("opioids", "Opioids", COHEN, 1915, 15),
+        Review("oral_hypoglycemics", "Oral Hypoglycemics", COHEN, 503, 136),
+        Review("proton_pump_inhibitors", "Proton Pump Inhibitors", COHEN, 1333, 51),
+        Review("skeletal_muscle_relaxants", "Skeletal Muscle Relaxants", COHEN, 1643, 9),
+        Review("statins", "Statins", COHEN, 3465, 85),
+        Review("triptans", "Triptans", COHEN, 671, 24),
+        Review("urinary_incontinence", "Urinary Incontinence", COHEN, 327, 40),
+        Review("bpa", "Bisphenol A (BPA)", SWIFT, 7700, 111),
+        Review("fluoride", "Fluoride and Neurotoxicity", SWIFT, 4479, 51),
+        Review("neuropathic_pain", "Neuropathic Pain", SWIFT, 29207, 5011),
+        Review("pfos_pfoa", "PFOS/PFOA", SWIFT, 6331, 95),
+        Review("transgenerational", "Transgenerational", SWIFT, 48638, 765),
+    ]
+}
+
+
+def candidate_data_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Where review files are looked for, in order: the argument, $SLR_DATA_DIR,
+    ``../shared/data/slr`` (next to the checkout), then ``data/slr`` of the checkout."""
+    if data_dir is not None:
+        return [Path(data_dir)]
+    project_root = Path(__file__).resolve().parents[2]
+    dirs = [project_root.parent / "shared" / "data" / "slr", project_root / "data" / "slr"]
+    if os.environ.get("SLR_DATA_DIR"):
+        dirs.insert(0, Path(os.environ["SLR_DATA_DIR"]))
+    return dirs
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """First candidate folder that holds at least one review file.
+
+    Raises DataError listing every place looked, so a user knows where to put the data.
+    """
+    candidates = candidate_data_dirs(data_dir)
+    for folder in candidates:
+        if folder.is_dir() and any(folder.glob("*.csv.gz")):
+            return folder
+    looked = ", ".join(str(c) for c in candidates)
+    raise DataError(
+        f"No review data found (looked in: {looked}). Put the prepared `<slug>.csv.gz` files "
+        "in one of these folders, set SLR_DATA_DIR, or run `python data/fetch.py` on a "
+        "machine with internet (see data/README.md)."
+    )
+
+
+def review_path(slug: str, data_dir: str | os.PathLike | None = None) -> Path:
+    if slug not in REVIEWS:
+        raise DataError(f"Unknown review {slug!r}; known: {', '.join(REVIEWS)}")
+    return resolve_data_dir(data_dir) / f"{slug}.csv.gz"
+
+
+def available_reviews(data_dir: str | os.PathLike | None = None) -> list[str]:
+    """Reviews (in registry order) whose text file is present; the rest are missing."""
+    try:
+        folder = resolve_data_dir(data_dir)
+    except DataError:
+        return []
+    return [slug for slug in REVIEWS if (folder / f"{slug}.csv.gz").is_file()]
+
+
+def missing_reviews(data_dir: str | os.PathLike | None = None) -> list[str]:
+    present = set(available_reviews(data_dir))
+    return [slug for slug in REVIEWS if slug not in present]
+
+
+def load_review(
+    slug: str, data_dir: str | os.PathLike | None = None, sep_token: str = DEFAULT_SEP
+) -> pd.DataFrame:
+    """Validated table of one review: record_id, pmid, title, abstract, label (1 = included),
+    text (title + sep_token + abstract, SPECTER's input convention).
+
+    Missing abstracts become "" and are counted in ``df.attrs["n_missing_abstract"]``:
+    they are kept, because dropping them would change the review's prevalence.
+    """
+    path = review_path(slug, data_dir)
+    return validate_review_table(_read_csv(path), str(path), sep_token)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:  # pandas raises many kinds for broken gzip/CSV
+        raise DataError(f"{path}: cannot be read as CSV ({exc})") from exc
+
+
+def validate_review_table(raw: pd.DataFrame, source: str, sep_token: str = DEFAULT_SEP) -> pd.DataFrame:
+    """Check columns and labels and build the text column; ``source`` names the file in errors."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {missing}; found {list(raw.columns)}")
+    if raw.empty:
+        raise DataError(f"{source}: no rows")
+    labels = raw["label"].astype(str).str.strip()
+    bad = sorted(set(labels) - {"0", "1"})
+    if bad:
+        row = int(labels[~labels.isin(["0", "1"])].index[0])
+        raise DataError(
+            f"{source}: column 'label' has unknown value(s) {bad[:5]} (first at row {row}); "
+            "expected 1 = included, 0 = excluded"
+        )
+    df = pd.DataFrame(
+        {
+            "record_id": raw["record_id"].astype(str),
+            "pmid": raw["pmid"].astype(str),
+            "title": raw["title"].fillna("").astype(str).str.strip(),
+            "abstract": raw["abstract"].fillna("").astype(str).str.strip(),
+            "label": labels.astype(int),
+        }
+    )
+    for cls, name in ((1, "included"), (0, "excluded")):
+        if not (df["label"] == cls).any():
+            raise DataError(f"{source}: no {name} rows (label {cls}); screening needs both classes")
+    if (df["title"] == "").all() and (df["abstract"] == "").all():
+        raise DataError(f"{source}: every title and abstract is empty")
+    df["text"] = df["title"] + sep_token + df["abstract"]
+    df.attrs["n_missing_abstract"] = int((df["abstract"] == "").sum())
+    df.attrs["source"] = source
+    return df
+
+
+def label_summary(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """One row per review of the registry: counts found here beside the study's counts.
+
+    Reviews without text keep their row (status 'missing'), so the study never shrinks silently.
+    """
+    rows = []
+    present = set(available_reviews(data_dir))
+    for slug, rev in REVIEWS.items():
+        row = {"review": slug, "name": rev.name, "source": rev.source,
+               "study_total": rev.study_total, "study_included": rev.study_included}
+        if slug in present:
+            df = load_review(slug, data_dir)
+            n, inc = len(df), int(df["label"].sum())
+            row.update(status="ok", total=n, included=inc, excluded=n - inc,
+                       included_pct=100 * inc / n, excluded_pct=100 * (n - inc) / n,
+                       no_abstract=df.attrs["n_missing_abstract"],
+                       diff_total=n - rev.study_total, diff_included=inc - rev.study_included)
+        else:
+            row.update(status="missing")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def token_lengths(tokenizer, slugs: list[str], data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Untruncated token count of every citation's input text (title + sep + abstract, special
+    tokens included), one row per citation: review, label, n_tokens. The tokenizer is passed
+    in so this module stays free of model imports."""
+    frames = []
+    for slug in slugs:
+        df = load_review(slug, data_dir, tokenizer.sep_token)
+        ids = tokenizer(df["text"].tolist(), truncation=False, verbose=False)["input_ids"]
+        frames.append(pd.DataFrame({"review": slug, "label": df["label"].to_numpy(),
+                                    "n_tokens": [len(x) for x in ids]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def share_within(lengths: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """Share of texts with at most ``limit`` tokens, per review and overall."""
+    within = lengths.assign(within=lengths["n_tokens"] <= limit)
+    per = within.groupby("review", sort=False)["within"].agg(["mean", "size"]).reset_index()
+    overall = pd.DataFrame([{"review": "ALL", "mean": within["within"].mean(), "size": len(within)}])
+    out = pd.concat([per, overall], ignore_index=True)
+    return out.rename(columns={"mean": f"share_within_{limit}", "size": "n_texts"})

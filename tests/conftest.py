@@ -1,0 +1,64 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "slr"
+
+WORDS = ("drug trial placebo randomized patients dose efficacy safety outcome review cohort "
+         "study pain blood pressure inhibitor adverse events mg daily weeks group").split()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED / "nsaids.csv.gz").is_file():
+        pytest.skip(f"real data not present at {SHARED} (tests on real data skip without ../shared)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    """A tiny BERT with its own word vocabulary, saved as a local folder: exercises the
+    'any local path' loading code that allenai/specter uses (no sentence-transformers config)."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=64)
+    BertModel(cfg, add_pooling_layer=False).save_pretrained(folder)
+    return folder
+
+
+def synthetic_texts(n: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=rng.integers(3, 20))) + " [SEP] " +
+            " ".join(rng.choice(WORDS, size=rng.integers(5, 30))) for _ in range(n)]
+
+
+def write_review(folder: Path, slug: str, n: int = 60, n_pos: int = 12, seed: int = 0, **overrides) -> Path:
+    """A synthetic review file in the prepared format (columns of the shared data)."""
+    rng = np.random.default_rng(seed)
+    words = np.array(WORDS)
+    df = pd.DataFrame({
+        "record_id": np.arange(1, n + 1),
+        "pmid": np.arange(1000, 1000 + n),
+        "title": [" ".join(rng.choice(words, 6)) for _ in range(n)],
+        "abstract": [" ".join(rng.choice(words, 25)) for _ in range(n)],
+        "label": np.r_[np.ones(n_pos, int), np.zeros(n - n_pos, int)],
+    })
+    for k, v in overrides.items():
+        df[k] = v
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{slug}.csv.gz"
+    df.to_csv(path, index=False)
+    return path
