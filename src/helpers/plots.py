@@ -32,3 +32,46 @@ def save_figure(fig: plt.Figure, name: str, figures_dir: Path, caption: str) -> 
     for p in paths:
         fig.savefig(p)
     return paths
+
+
+def tsne_scatter(ax, points, reviews, labels, title: str) -> None:
+    """Colour by review, marker by class (circle = included, x = excluded); a single review
+    is coloured by class instead, so the two classes stand apart."""
+    frame = {"x": points[:, 0], "y": points[:, 1], "review": list(reviews),
+             "class": [CLASS_NAMES[int(v)] for v in labels]}
+    hue = "review" if len(set(frame["review"])) > 1 else "class"
+    sns.scatterplot(data=frame, x="x", y="y", hue=hue, style="class",
+                    markers={"included": "o", "excluded": "X"}, style_order=["included", "excluded"],
+                    s=18, alpha=0.75, linewidth=0, ax=ax)
+    ax.set(title=title, xlabel="t-SNE 1", ylabel="t-SNE 2", xticks=[], yticks=[])
+
+
+def cosine_heatmap(ax, sim, n_included: int, title: str) -> None:
+    """Class-ordered cosine matrix with the class boundary drawn."""
+    im = ax.imshow(sim, cmap="viridis", vmin=-1 if sim.min() < 0 else 0, vmax=1, interpolation="nearest")
+    ax.axhline(n_included - 0.5, color="white", lw=1.2)
+    ax.axvline(n_included - 0.5, color="white", lw=1.2)
+    ax.set_title(title)
+    ax.set_xticks([n_included / 2, (n_included + len(sim)) / 2], ["included", "excluded"])
+    ax.set_yticks([n_included / 2, (n_included + len(sim)) / 2], ["included", "excluded"], rotation=90, va="center")
+    ax.grid(False)
+    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04).set_label("cosine similarity", labelpad=2)
+
+
+def score_distributions(ax_density, ax_survival, scores, labels, threshold: float, label: str) -> None:
+    """Per-class density of the classifier score, and survival 1 - CDF with the @95 threshold."""
+    import numpy as np
+
+    for cls in (1, 0):
+        s = np.sort(np.asarray(scores)[np.asarray(labels) == cls])
+        name = CLASS_NAMES[cls]
+        sns.kdeplot(s, ax=ax_density, fill=True, alpha=0.3, label=name, cut=0, clip=(0, 1), warn_singular=False)
+        ax_survival.step(s, 1 - np.arange(1, len(s) + 1) / len(s), where="post", label=name)
+    for ax in (ax_density, ax_survival):
+        ax.axvline(threshold, color="crimson", ls="--", lw=1, label="threshold (recall ≥ 0.95)")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("logistic-regression score P(included)")
+    ax_density.set(title=f"{label}: score density", ylabel="density")
+    ax_survival.set(title=f"{label}: survival 1 − CDF", ylabel="share of class with score > x")
+    ax_density.legend(fontsize=8)
+    ax_survival.legend(fontsize=8)

@@ -52,7 +52,7 @@ def settings(mode: str = "smoke", out_dir: str | Path | None = None, **overrides
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     root = project_root()
     base = {
-        "smoke": Settings("smoke", root / "build" / "smoke", seeds=(0,), eval_cap=120,
+        "smoke": Settings("smoke", root / "build" / "smoke", seeds=(0, 1), eval_cap=120,
                           tsne_per_class=40, setfit_baseline=False),
         "full": Settings("full", root, seeds=(0, 1, 2, 3, 4), eval_cap=None,
                          tsne_per_class=300, setfit_baseline=True),
