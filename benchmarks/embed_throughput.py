@@ -1,0 +1,79 @@
+"""Documents/second of helpers' embedding vs sentence-transformers' encode, same model, same
+texts, same max length, measured in one run (alternating, so machine load hits both alike).
+
+    python benchmarks/embed_throughput.py [--n 2000] [--lengths 256 512] [--batch-size 32]
+
+Target: ratio helpers / sentence-transformers >= 1.0. Peak memory is the RSS rise above the
+process's level before each measurement, sampled every 10 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pandas as pd  # noqa: E402
+import psutil  # noqa: E402
+import torch  # noqa: E402
+
+from helpers.data import available_reviews, load_review  # noqa: E402
+from helpers.encoder import load_encoder, resolve_encoder_name  # noqa: E402
+
+
+def measure(fn) -> tuple[float, float]:
+    """(seconds, peak RSS rise in MiB) of one call."""
+    proc, peak, stop = psutil.Process(), [0], threading.Event()
+    base = proc.memory_info().rss
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss - base)
+            time.sleep(0.01)
+
+    t = threading.Thread(target=sample)
+    t.start()
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    stop.set()
+    t.join()
+    return seconds, peak[0] / 2**20
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--lengths", type=int, nargs="+", default=[256, 512])
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--encoder", default="auto")
+    a = p.parse_args()
+    from sentence_transformers import SentenceTransformer
+
+    enc = load_encoder(a.encoder, cache_dir=None)  # no cache: measure computation
+    st = SentenceTransformer(resolve_encoder_name(a.encoder), device="cpu")
+    texts = pd.concat([load_review(s, sep_token=enc.sep_token) for s in available_reviews()])["text"]
+    texts = texts.sample(n=a.n, random_state=0).tolist()
+    print(f"{len(texts)} real citations, encoder {enc.name}, torch threads {torch.get_num_threads()}, "
+          f"batch size {a.batch_size}")
+    rows = []
+    for length in a.lengths:
+        st.max_seq_length = length
+        enc.embed(texts[:64], max_length=length, progress=False)  # warm-up both
+        st.encode(texts[:64], batch_size=a.batch_size)
+        h_s, h_mem = measure(lambda: enc.embed(texts, max_length=length, batch_size=a.batch_size, progress=False))
+        s_s, s_mem = measure(lambda: st.encode(texts, batch_size=a.batch_size))
+        rows.append({"max_length": length, "helpers_docs_per_s": len(texts) / h_s,
+                     "st_docs_per_s": len(texts) / s_s, "ratio": s_s / h_s,
+                     "helpers_peak_MiB": h_mem, "st_peak_MiB": s_mem})
+        print(pd.DataFrame(rows[-1:]).round(2).to_string(index=False), flush=True)
+    print("\nsummary (ratio = helpers / sentence-transformers throughput):")
+    print(pd.DataFrame(rows).round(2).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
