@@ -33,8 +33,9 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=64)
+    # hidden 128: wide enough for quanto's 4-bit groups of 128 input features
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=128, num_hidden_layers=4, num_attention_heads=2,
+                     intermediate_size=256, max_position_embeddings=64)
     BertModel(cfg, add_pooling_layer=False).save_pretrained(folder)
     return folder
 

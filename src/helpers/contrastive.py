@@ -10,6 +10,7 @@ import copy
 import hashlib
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,10 +18,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .encoder import Encoder
 from .fewshot import make_pairs, stratified_batches
+
+# peft calls a transformers method that transformers 5 deprecates; not ours to fix, and it
+# would repeat in every notebook output.
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 
 @dataclass(frozen=True)

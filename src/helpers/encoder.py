@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
 from .io import atomic_write_npz, default_cache_dir
@@ -48,6 +48,9 @@ class Encoder:
     base_fingerprint: str        # hash of the weights as loaded
     variant: str = ""            # e.g. "int4" or "wanda50-<calib hash>": changes the key
     cache_dir: Path | None = field(default_factory=default_cache_dir)
+    inference_mode: bool = True  # False for quanto models, whose kernels need plain no_grad
+    prefix_layers: int = 0       # >0: cache the output of the first k layers per text (they are
+                                 # the same for Base and every adapter that only touches later layers)
 
     @property
     def sep_token(self) -> str:
@@ -83,25 +86,95 @@ class Encoder:
 
     def _forward_texts(self, texts: list[str], max_length: int, batch_size: int,
                        progress: bool) -> np.ndarray:
-        """Tokenize once, sort by length so each batch pads little, run under inference mode."""
+        """Tokenize once, sort by length so each batch pads little, run without autograd.
+
+        With ``prefix_layers`` = k > 0 and a cache, the first k layers' output is read from
+        (or written to) the prefix store and only the remaining layers run."""
         enc = self.tokenizer(texts, truncation=True, max_length=max_length)
         lengths = np.array([len(ids) for ids in enc["input_ids"]])
         order = np.argsort(-lengths, kind="stable")
         out = np.empty((len(texts), self.model.config.hidden_size), dtype=np.float32)
+        prefix = self._prefix_states(texts, enc, max_length, batch_size, progress)
         was_training = self.model.training
         self.model.eval()
-        device = next(self.model.parameters()).device
-        starts = range(0, len(texts), batch_size)
-        with torch.inference_mode():
-            for s in tqdm(starts, desc=f"embed {len(texts)} texts", disable=not progress, leave=False):
+        n_layers = self.model.config.num_hidden_layers
+        with self._no_grad():
+            for s in tqdm(range(0, len(texts), batch_size), desc=f"embed {len(texts)} texts",
+                          disable=not progress, leave=False):
                 idx = order[s:s + batch_size]
-                batch = self.tokenizer.pad({k: [enc[k][i] for i in idx] for k in enc.keys()},
-                                           return_tensors="pt")
-                batch = {k: v.to(device) for k, v in batch.items()}
-                pooled = self.pool(self.model(**batch).last_hidden_state, batch["attention_mask"])
-                out[idx] = pooled.float().cpu().numpy()
+                batch = self._pad([{k: enc[k][i] for k in enc.keys()} for i in idx])
+                if prefix is None:
+                    states = self.model(**batch).last_hidden_state
+                else:
+                    hidden = _pad_states([prefix[i] for i in idx], self._device())
+                    states = self.run_layers(hidden, batch["attention_mask"], self.prefix_layers, n_layers)
+                out[idx] = self.pool(states, batch["attention_mask"]).float().cpu().numpy()
         self.model.train(was_training)
         return out
+
+    def _no_grad(self):
+        return torch.inference_mode() if self.inference_mode else torch.no_grad()
+
+    def _device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _pad(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        batch = self.tokenizer.pad(features, return_tensors="pt")
+        return {k: v.to(self._device()) for k, v in batch.items()}
+
+    def bert(self) -> torch.nn.Module:
+        """The transformers model inside (through a peft wrapper if there is one)."""
+        return self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+
+    def run_layers(self, hidden: torch.Tensor, attention_mask: torch.Tensor, start: int,
+                   stop: int) -> torch.Tensor:
+        """Encoder layers [start, stop) on given hidden states; layer 0's input is the
+        embeddings' output. Matches the model's own forward (tested)."""
+        from transformers.masking_utils import create_bidirectional_mask
+
+        bert = self.bert()
+        mask = create_bidirectional_mask(config=bert.config, inputs_embeds=hidden,
+                                         attention_mask=attention_mask)
+        for layer in bert.encoder.layer[start:stop]:
+            hidden = layer(hidden, mask)
+        return hidden
+
+    def _prefix_states(self, texts, enc, max_length: int, batch_size: int,
+                       progress: bool) -> list[np.ndarray] | None:
+        """Per text, the (tokens, hidden) output of the first ``prefix_layers`` layers."""
+        if not self.prefix_layers or self.cache_dir is None:
+            return None
+        self._check_prefix_is_frozen()
+        key = f"{self.base_fingerprint}-{self.variant}-{max_length}-{self.prefix_layers}"
+        store = PrefixStore(self.cache_dir / "prefix" / hashlib.blake2b(key.encode(), digest_size=16).hexdigest())
+        keys = [_text_key(t) for t in texts]
+        found = store.lookup(keys)
+        todo = sorted({k: i for i, k in enumerate(keys) if k not in found}.items(), key=lambda kv: kv[1])
+        if todo:
+            new = {}
+            todo_idx = np.array([i for _, i in todo])
+            todo_idx = todo_idx[np.argsort([-len(enc["input_ids"][i]) for i in todo_idx], kind="stable")]
+            bert = self.bert()
+            with self._no_grad():
+                for s in tqdm(range(0, len(todo_idx), batch_size), desc=f"prefix {len(todo_idx)} texts",
+                              disable=not progress, leave=False):
+                    idx = todo_idx[s:s + batch_size]
+                    batch = self._pad([{k: enc[k][i] for k in enc.keys()} for i in idx])
+                    hidden = bert.embeddings(input_ids=batch["input_ids"], token_type_ids=batch.get("token_type_ids"))
+                    hidden = self.run_layers(hidden, batch["attention_mask"], 0, self.prefix_layers)
+                    for row, i in enumerate(idx):
+                        new[keys[i]] = hidden[row, : len(enc["input_ids"][i])].float().cpu().numpy()
+            store.add(new)
+            found.update(new)
+        return [found[k] for k in keys]
+
+    def _check_prefix_is_frozen(self) -> None:
+        for name, _ in self.model.named_parameters():
+            if "lora_" in name and ".layer." in name:
+                layer = int(name.split(".layer.")[1].split(".")[0])
+                if layer < self.prefix_layers:
+                    raise ValueError(f"prefix_layers={self.prefix_layers} but {name} adapts layer {layer}: "
+                                     "the cached prefix would be wrong")
 
     def pool(self, token_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return pool(token_states, attention_mask, self.pooling)
@@ -147,6 +220,54 @@ class EmbeddingStore:
         shard = hashlib.blake2b("".join(keys).encode(), digest_size=8).hexdigest()
         atomic_write_npz(self.folder / f"{shard}.npz", keys=np.array(keys),
                          vectors=np.stack([vectors[k] for k in keys]))
+
+
+def _pad_states(states: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """Right-pad per-text (tokens, hidden) arrays into one batch tensor (padding is masked)."""
+    longest = max(len(x) for x in states)
+    out = np.zeros((len(states), longest, states[0].shape[1]), dtype=np.float32)
+    for row, x in enumerate(states):
+        out[row, : len(x)] = x
+    return torch.from_numpy(out).to(device)
+
+
+class PrefixStore:
+    """Per-configuration folder of shards of variable-length hidden states. A shard is a
+    folder (keys.npy, offsets.npy, data.npy) renamed into place whole; data is memory-mapped
+    on lookup so only the rows asked for are read."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def lookup(self, keys: list[str]) -> dict[str, np.ndarray]:
+        wanted, found = set(keys), {}
+        if not self.folder.is_dir():
+            return found
+        for shard in sorted(p for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            shard_keys = np.load(shard / "keys.npy")
+            hits = [j for j, k in enumerate(shard_keys) if k in wanted]
+            if not hits:
+                continue
+            offsets = np.load(shard / "offsets.npy")
+            data = np.load(shard / "data.npy", mmap_mode="r")
+            for j in hits:
+                found[str(shard_keys[j])] = np.array(data[offsets[j]:offsets[j + 1]])
+        return found
+
+    def add(self, states: dict[str, np.ndarray]) -> None:
+        keys = sorted(states)
+        name = hashlib.blake2b("".join(keys).encode(), digest_size=8).hexdigest()
+        tmp = self.folder / f".{name}.tmp{os.getpid()}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        np.save(tmp / "keys.npy", np.array(keys))
+        np.save(tmp / "offsets.npy", np.cumsum([0] + [len(states[k]) for k in keys]))
+        np.save(tmp / "data.npy", np.concatenate([states[k] for k in keys]).astype(np.float32))
+        try:
+            tmp.rename(self.folder / name)
+        except OSError:  # same shard written by another run: keep it
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- loading

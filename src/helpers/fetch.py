@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import REQUIRED_COLUMNS, REVIEWS, candidate_data_dirs
 from .io import atomic_path
