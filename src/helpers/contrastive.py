@@ -105,33 +105,46 @@ def train_lora(encoder: Encoder, texts: list[str], labels, seed: int = 0,
     pairs = make_pairs(labels, args.n_positive, args.n_negative, seed)
     enc = adapted.tokenizer(list(texts), truncation=True, padding=True, return_tensors="pt",
                             max_length=args.max_length or encoder.max_length)
-    optimizer = torch.optim.AdamW([p for p in adapted.model.parameters() if p.requires_grad],
-                                  lr=args.learning_rate)
+    optimizer = make_optimizer(adapted.model, args)
     batches = [b for epoch in range(args.epochs)
                for b in stratified_batches(pairs, args.batch_size, seed=seed * 1000 + epoch)]
     losses, start = [], time.perf_counter()
     adapted.model.train()
     for batch in tqdm(batches, desc="phase-1 LoRA steps", disable=not progress, leave=False):
-        # Embed each text of the batch once, then index pairs: same gradient, half the work.
-        used = np.unique(batch[:, :2])
-        where = {int(t): k for k, t in enumerate(used)}
-        inputs = {k: v[torch.as_tensor(used)] for k, v in enc.items()}
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-            states = adapted.model(**inputs).last_hidden_state
-            emb = adapted.pool(states, inputs["attention_mask"]).float()
-        left = emb[[where[int(i)] for i in batch[:, 0]]]
-        right = emb[[where[int(j)] for j in batch[:, 1]]]
-        loss = contrastive_loss(left, right, torch.as_tensor(batch[:, 2] == 1), args.temperature)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+        losses.append(training_step(adapted, enc, batch, optimizer, args))
     adapted.model.eval()
     log = {"losses": losses, "train_seconds": time.perf_counter() - start, "steps": len(batches),
            "trainable_parameters": trainable_parameter_count(adapted.model)}
     if cache:
         _save_adapter(adapted.model, cache, log)
     return adapted, log
+
+
+def make_optimizer(model: torch.nn.Module, args: TrainingArgs) -> torch.optim.Optimizer:
+    """AdamW over the trainable (LoRA) parameters only (our default; the study names none)."""
+    return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.learning_rate)
+
+
+def training_step(adapted: Encoder, inputs: dict[str, torch.Tensor], pairs: np.ndarray,
+                  optimizer: torch.optim.Optimizer, args: TrainingArgs) -> float:
+    """One optimiser step on a batch of (i, j, same_class) pairs over tokenized ``inputs``.
+
+    Each distinct text of the batch is embedded once and the pairs are indexed from those
+    embeddings: the same loss and gradient as embedding both sides of every pair, less work.
+    """
+    used = np.unique(pairs[:, :2])
+    where = {int(t): k for k, t in enumerate(used)}
+    batch = {k: v[torch.as_tensor(used)] for k, v in inputs.items()}
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+        states = adapted.model(**batch).last_hidden_state
+        emb = adapted.pool(states, batch["attention_mask"]).float()
+    left = emb[[where[int(i)] for i in pairs[:, 0]]]
+    right = emb[[where[int(j)] for j in pairs[:, 1]]]
+    loss = contrastive_loss(left, right, torch.as_tensor(pairs[:, 2] == 1), args.temperature)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
 
 
 def _adapter_dir(encoder: Encoder, texts, labels, seed: int, args: TrainingArgs) -> Path | None:

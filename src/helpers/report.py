@@ -34,6 +34,10 @@ class Settings:
     eval_cap: int | None          # evaluation citations per review (included never dropped)
     tsne_per_class: int           # notebook 02: examples per class and review
     setfit_baseline: bool         # notebook 03: run the setfit library's training too
+    latency_shape: tuple[int, int] = (32, 512)   # notebook 04: batch size, tokens
+    latency_repeats: int = 3
+    train_shape: tuple[int, int] = (16, 512)     # notebook 04: pairs per step, tokens
+    train_steps: int = 2                         # measured steps, extrapolated to the study's 160
     encoder: str = "auto"
     data_dir: str | None = None
 
@@ -53,7 +57,8 @@ def settings(mode: str = "smoke", out_dir: str | Path | None = None, **overrides
     root = project_root()
     base = {
         "smoke": Settings("smoke", root / "build" / "smoke", seeds=(0, 1), eval_cap=120,
-                          tsne_per_class=40, setfit_baseline=False),
+                          tsne_per_class=40, setfit_baseline=False, latency_shape=(4, 128),
+                          latency_repeats=1, train_shape=(4, 128), train_steps=1),
         "full": Settings("full", root, seeds=(0, 1, 2, 3, 4), eval_cap=None,
                          tsne_per_class=300, setfit_baseline=True),
     }[mode]
