@@ -4,6 +4,7 @@ appended to a results table on disk that the notebooks read.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+from .compress import quantize_int4, wanda_prune
 from .contrastive import TrainingArgs, train_lora
 from .data import load_review
 from .encoder import Encoder
@@ -43,14 +45,16 @@ class ReviewData:
 
 def prepare_review(slug: str, seed: int, n_per_class: int = 8, eval_cap: int | None = None,
                    data_dir=None, sep_token: str = "[SEP]") -> ReviewData:
-    """Load, split (seeded), and cap the evaluation set at ``eval_cap`` citations by
-    subsampling excluded ones only: included documents are never dropped."""
+    """Load, split (seeded), and cap the evaluation set near ``eval_cap`` citations by
+    subsampling excluded ones only: included documents are never dropped, and at least
+    ``eval_cap // 2`` excluded ones are kept so a review rich in included documents still
+    has a meaningful negative class (the set may then exceed the cap)."""
     table = load_review(slug, data_dir, sep_token)
     split = fewshot_split(table["label"].to_numpy(), n_per_class, seed)
     if eval_cap is not None and len(split.eval) > eval_cap:
         labels = table["label"].to_numpy()[split.eval]
         pos, neg = split.eval[labels == 1], split.eval[labels == 0]
-        keep_neg = max(eval_cap - len(pos), 1)
+        keep_neg = max(eval_cap - len(pos), eval_cap // 2)
         rng = np.random.default_rng(seed + 7919)
         neg = np.sort(rng.choice(neg, size=min(keep_neg, len(neg)), replace=False))
         split = Split(train=split.train, eval=np.sort(np.concatenate([pos, neg])))
@@ -117,8 +121,13 @@ def run_review(slug: str, seed: int, encoder: Encoder, args: TrainingArgs = Trai
                n_per_class: int = 8, eval_cap: int | None = None, data_dir=None,
                progress: bool = True) -> ReviewRun:
     """Base and LoRA (phase 1 + phase 2) for one review and seed; each record carries its
-    settings and timings."""
+    settings and timings.
+
+    The layers LoRA leaves untouched are computed once per text and cached (``prefix_layers``),
+    so Base and every seed's adapter share them."""
     data = prepare_review(slug, seed, n_per_class, eval_cap, data_dir, encoder.sep_token)
+    encoder = copy.copy(encoder)
+    encoder.prefix_layers = encoder.model.config.num_hidden_layers - args.last_n_layers
     base = score_variant(encoder, data, "base", progress=progress)
     adapted, log = train_lora(encoder, data.train["text"].tolist(), data.train["label"].to_numpy(),
                               seed=seed, args=args, progress=progress)
@@ -126,6 +135,42 @@ def run_review(slug: str, seed: int, encoder: Encoder, args: TrainingArgs = Trai
     lora.record.update(train_seconds=log["train_seconds"], final_loss=log["losses"][-1],
                        trainable_parameters=log["trainable_parameters"])
     return ReviewRun(data, base, lora, adapted)
+
+
+VARIANTS = ("base", "lora", "lora+int4", "lora+wanda50")
+
+
+def run_compressed(run: ReviewRun, sparsity: float = 0.5, progress: bool = True) -> list[Scored]:
+    """LoRA + 4-bit and LoRA + Wanda pruning (calibrated on the training texts), each scored
+    with the logistic regression fitted after phase 1, as the study does."""
+    clf = run.lora.classifier
+    start = time.perf_counter()
+    quantized = quantize_int4(run.adapted)
+    int4 = score_variant(quantized, run.data, "lora+int4", classifier=clf, progress=progress)
+    int4.record["compress_seconds"] = time.perf_counter() - start - int4.record["embed_seconds"]
+    start = time.perf_counter()
+    pruned = wanda_prune(run.adapted, run.data.train["text"].tolist(), sparsity)
+    pruned.prefix_layers = 0  # its prefix is specific to this seed's calibration: not worth caching
+    wanda = score_variant(pruned, run.data, f"lora+wanda{round(sparsity * 100)}", classifier=clf, progress=progress)
+    wanda.record["compress_seconds"] = time.perf_counter() - start - wanda.record["embed_seconds"]
+    return [int4, wanda]
+
+
+def sweep(reviews: list[str], seeds: list[int], encoder: Encoder, results_path: Path,
+          args: TrainingArgs = TrainingArgs(), eval_cap: int | None = None, data_dir=None,
+          progress: bool = True) -> pd.DataFrame:
+    """Every review x seed x variant of notebook 05; rows already in the results table are
+    skipped, so an interrupted or repeated run only does what is missing."""
+    from tqdm import tqdm
+
+    todo = [(r, s) for r in reviews for s in seeds
+            if not all(done(read_results(results_path), r, v, s, encoder.name, encoder.max_length, eval_cap)
+                       for v in VARIANTS)]
+    for slug, seed in tqdm(todo, desc="reviews x seeds", disable=not progress):
+        run = run_review(slug, seed, encoder, args, eval_cap=eval_cap, data_dir=data_dir, progress=False)
+        records = run.records + [v.record for v in run_compressed(run, progress=False)]
+        append_results(results_path, records)
+    return read_results(results_path)
 
 
 # ---------------------------------------------------------------- results table

@@ -75,3 +75,28 @@ def score_distributions(ax_density, ax_survival, scores, labels, threshold: floa
     ax_survival.set(title=f"{label}: survival 1 − CDF", ylabel="share of class with score > x")
     ax_density.legend(fontsize=8)
     ax_survival.legend(fontsize=8)
+
+
+VARIANT_LABELS = {"base": "Base", "lora": "LoRA", "lora+int4": "LoRA + 4-bit", "lora+wanda50": "LoRA + pruning (Wanda 50 %)"}
+
+
+def per_review_dots(ax, summary, order: list[str], variants: list[str], missing: set[str], flagged: set[str]) -> None:
+    """Mean AWSS@95 per review and variant with the spread across seeds as error bars;
+    reviews without text keep their row, marked 'no text here'; flagged reviews get a '†'."""
+    import numpy as np
+
+    offsets = np.linspace(-0.27, 0.27, len(variants))
+    palette = sns.color_palette("colorblind", len(variants))
+    for k, (variant, dy) in enumerate(zip(variants, offsets)):
+        d = summary[summary.variant == variant].set_index("review")
+        ys = [i + dy for i, r in enumerate(order) if r in d.index]
+        xs = [d.loc[r, "mean"] for r in order if r in d.index]
+        err = [0 if np.isnan(d.loc[r, "std"]) else d.loc[r, "std"] for r in order if r in d.index]
+        ax.errorbar(xs, ys, xerr=err, fmt="o", ms=4, capsize=2, color=palette[k], label=VARIANT_LABELS.get(variant, variant))
+    for i, r in enumerate(order):
+        if r in missing:
+            ax.text(0.02, i, "no text here", va="center", fontsize=8, color="0.5", transform=ax.get_yaxis_transform())
+    ax.set_yticks(range(len(order)), [f"{r} †" if r in flagged else r for r in order])
+    ax.invert_yaxis()
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel("AWSS@95 (mean over seeds; bars: ± 1 sd)")

@@ -38,6 +38,9 @@ class Settings:
     latency_repeats: int = 3
     train_shape: tuple[int, int] = (16, 512)     # notebook 04: pairs per step, tokens
     train_steps: int = 2                         # measured steps, extrapolated to the study's 160
+    sweep_seeds: tuple[int, ...] = (0, 1, 2)     # notebooks 05/06: seeds per review
+    sweep_reviews: tuple[str, ...] | None = None  # notebooks 05/06: None = every review with text
+    hybrid_tsne_per_review: int = 360             # notebook 06
     encoder: str = "auto"
     data_dir: str | None = None
 
@@ -58,11 +61,14 @@ def settings(mode: str = "smoke", out_dir: str | Path | None = None, **overrides
     base = {
         "smoke": Settings("smoke", root / "build" / "smoke", seeds=(0, 1), eval_cap=120,
                           tsne_per_class=40, setfit_baseline=False, latency_shape=(4, 128),
-                          latency_repeats=1, train_shape=(4, 128), train_steps=1),
+                          latency_repeats=1, train_shape=(4, 128), train_steps=1, sweep_seeds=(0,),
+                          sweep_reviews=("nsaids", "antihistamines", "skeletal_muscle_relaxants",
+                                         "oral_hypoglycemics", "urinary_incontinence"),
+                          hybrid_tsne_per_review=80),
         "full": Settings("full", root, seeds=(0, 1, 2, 3, 4), eval_cap=None,
                          tsne_per_class=300, setfit_baseline=True),
     }[mode]
-    given = {k: (tuple(v) if k == "seeds" else v) for k, v in overrides.items() if v is not None}
+    given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None}
     if out_dir is not None:
         given["out_dir"] = Path(out_dir)
     return replace(base, **given)
