@@ -12,9 +12,10 @@ def test_eval_cap_keeps_every_included_and_enough_excluded(tmp_path):
     assert capped.eval.label.sum() == full.eval.label.sum() == 142  # no included dropped
     assert (capped.eval.label == 0).sum() == 60  # at least cap // 2 excluded kept
     assert (prepare_review("oral_hypoglycemics", seed=0, eval_cap=200, data_dir=tmp_path).eval.label == 0).sum() == 100
-    exact = prepare_review("oral_hypoglycemics", seed=0, eval_cap=250, data_dir=tmp_path)
-    assert len(exact.eval) == 250  # cap - included = 108 > cap // 2: the cap is met exactly
-    assert np.array_equal(prepare_review("oral_hypoglycemics", seed=0, eval_cap=250, data_dir=tmp_path).split.eval,
+    write_review(tmp_path, "nsaids", n=600, n_pos=150)
+    exact = prepare_review("nsaids", seed=0, eval_cap=400, data_dir=tmp_path)
+    assert len(exact.eval) == 400  # cap - included = 258 > cap // 2: the cap is met exactly
+    assert np.array_equal(prepare_review("nsaids", seed=0, eval_cap=400, data_dir=tmp_path).split.eval,
                           exact.split.eval)
 
 
