@@ -78,20 +78,27 @@ def notebooks(root: Path | None = None) -> list[Path]:
     return sorted((root or project_root()).joinpath("notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def run_notebook(path: Path, s: Settings, html_dir: Path, executed_dir: Path) -> Path:
+def run_notebook(path: Path, s: Settings, html_dir: Path, executed_dir: Path,
+                 extra: dict | None = None) -> Path:
     """Execute one notebook with papermill and export it to HTML; returns the HTML path."""
     import nbformat
     import papermill as pm
     from nbconvert import HTMLExporter
 
     executed = executed_dir / path.name
-    params = {"mode": s.mode, "encoder": s.encoder, "data_dir": s.data_dir, "out_dir": str(s.out_dir)}
+    params = {"mode": s.mode, "encoder": s.encoder, "data_dir": s.data_dir, "out_dir": str(s.out_dir), **(extra or {})}
     pm.execute_notebook(str(path), str(executed), parameters=params, cwd=str(path.parent),
                         kernel_name="python3", progress_bar=False)
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(executed, as_version=4))
     html = html_dir / (path.stem + ".html")
     html.write_text(body, encoding="utf-8")
     return html
+
+
+def _parameter_names(path: Path) -> set[str]:
+    import papermill as pm
+
+    return set(pm.inspect_notebook(str(path)))
 
 
 def ensure_data(data_dir: str | None) -> list[str]:
@@ -123,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=None, help="folder of <slug>.csv.gz (default: $SLR_DATA_DIR, ../shared/data/slr, data/slr)")
     p.add_argument("--only", nargs="*", default=None, help="notebook number prefixes, e.g. 01 03")
     p.add_argument("--out-dir", default=None, help="override the output root of the mode")
+    p.add_argument("--eval-cap", type=int, default=None,
+                   help="cap evaluation citations per review in notebooks 03, 05, 06 (included ones are never dropped)")
     a = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -138,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[report] ({k}/{len(chosen)}) {nb.name} mode={s.mode} ...", flush=True)
         start = time.perf_counter()
         try:
-            html = run_notebook(nb, s, report_dir, executed_dir)
+            extra = {"eval_cap": a.eval_cap} if a.eval_cap and "eval_cap" in _parameter_names(nb) else {}
+            html = run_notebook(nb, s, report_dir, executed_dir, extra)
         except Exception as exc:  # papermill's error names the cell; pass it on
             cell = getattr(exc, "exec_count", None)
             print(f"[report] FAILED: {nb.name}, cell {cell}: {getattr(exc, 'ename', type(exc).__name__)}: "
