@@ -21,7 +21,7 @@ import torch
 from tqdm import tqdm
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
-from .io import atomic_write_npz, default_cache_dir
+from .io import default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,15 @@ class Encoder:
         texts = list(texts)
         max_length = max_length or self.max_length
         key = f"{self.fingerprint()}-{self.pooling}-{max_length}"
-        store = EmbeddingStore(self.cache_dir / "embeddings" / key) if self.cache_dir else None
+        store = ArrayStore(self.cache_dir / "embeddings" / key) if self.cache_dir else None
         text_keys = [_text_key(t) for t in texts]
-        found = store.lookup(text_keys) if store else {}
+        found = {k: v[0] for k, v in store.lookup(text_keys).items()} if store else {}
         todo = sorted({k: t for k, t in zip(text_keys, texts) if k not in found}.items())
         if todo:
             vectors = self._forward_texts([t for _, t in todo], max_length, batch_size, progress)
             new = dict(zip([k for k, _ in todo], vectors))
             if store:
-                store.add(new)
+                store.add({k: v[None, :] for k, v in new.items()})
             found.update(new)
         hidden = self.model.config.hidden_size
         return np.stack([found[k] for k in text_keys]) if texts else np.zeros((0, hidden), np.float32)
@@ -146,7 +146,7 @@ class Encoder:
             return None
         self._check_prefix_is_frozen()
         key = f"{self.base_fingerprint}-{self.variant}-{max_length}-{self.prefix_layers}"
-        store = PrefixStore(self.cache_dir / "prefix" / hashlib.blake2b(key.encode(), digest_size=16).hexdigest())
+        store = ArrayStore(self.cache_dir / "prefix" / hashlib.blake2b(key.encode(), digest_size=16).hexdigest())
         keys = [_text_key(t) for t in texts]
         found = store.lookup(keys)
         todo = sorted({k: i for i, k in enumerate(keys) if k not in found}.items(), key=lambda kv: kv[1])
@@ -194,34 +194,6 @@ def _text_key(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-class EmbeddingStore:
-    """Per-configuration folder of .npz shards mapping text hashes to vectors.
-
-    Each call that computes new vectors adds one shard (atomic rename), so concurrent or
-    interrupted runs never corrupt earlier entries.
-    """
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-
-    def lookup(self, keys: list[str]) -> dict[str, np.ndarray]:
-        wanted, found = set(keys), {}
-        if not self.folder.is_dir():
-            return found
-        for shard in sorted(self.folder.glob("*.npz")):
-            with np.load(shard) as z:
-                for k, v in zip(z["keys"], z["vectors"]):
-                    if k in wanted:
-                        found[str(k)] = v
-        return found
-
-    def add(self, vectors: dict[str, np.ndarray]) -> None:
-        keys = sorted(vectors)
-        shard = hashlib.blake2b("".join(keys).encode(), digest_size=8).hexdigest()
-        atomic_write_npz(self.folder / f"{shard}.npz", keys=np.array(keys),
-                         vectors=np.stack([vectors[k] for k in keys]))
-
-
 def _pad_states(states: list[np.ndarray], device: torch.device) -> torch.Tensor:
     """Right-pad per-text (tokens, hidden) arrays into one batch tensor (padding is masked)."""
     longest = max(len(x) for x in states)
@@ -231,10 +203,12 @@ def _pad_states(states: list[np.ndarray], device: torch.device) -> torch.Tensor:
     return torch.from_numpy(out).to(device)
 
 
-class PrefixStore:
-    """Per-configuration folder of shards of variable-length hidden states. A shard is a
-    folder (keys.npy, offsets.npy, data.npy) renamed into place whole; data is memory-mapped
-    on lookup so only the rows asked for are read."""
+class ArrayStore:
+    """Per-configuration folder of shards mapping text hashes to 2-d float32 arrays (a (1, H)
+    embedding, or a (tokens, H) prefix state). Each call that computes new entries adds one
+    shard, a folder (keys.npy, offsets.npy, data.npy) renamed into place whole, so concurrent
+    or interrupted runs never corrupt earlier entries; data is memory-mapped on lookup so only
+    the rows asked for are read."""
 
     def __init__(self, folder: Path):
         self.folder = folder

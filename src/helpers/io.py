@@ -7,8 +7,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-
 
 def default_cache_dir() -> Path:
     """$SLR_CACHE_DIR, else `.cache/` in the project checkout (git-ignored)."""
@@ -32,14 +30,3 @@ def atomic_path(target: Path):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def atomic_write_npz(target: Path, **arrays: np.ndarray) -> None:
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-
-def atomic_write_text(target: Path, text: str) -> None:
-    with atomic_path(target) as tmp:
-        tmp.write_text(text)
