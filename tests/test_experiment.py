@@ -29,3 +29,10 @@ def test_results_table_replaces_by_key_and_reports_done(tmp_path):
     assert done(table, "nsaids", "lora", 1, "m", 256, None)
     assert not done(table, "nsaids", "base", 1, "m", 256, None)
     assert not list(tmp_path.glob(".*tmp"))  # no temp file left behind
+
+
+def test_capped_evaluation_sets_of_different_seeds_overlap(tmp_path):
+    write_review(tmp_path, "nsaids", n=600, n_pos=150)
+    a = set(prepare_review("nsaids", seed=0, eval_cap=200, data_dir=tmp_path).split.eval)
+    b = set(prepare_review("nsaids", seed=1, eval_cap=200, data_dir=tmp_path).split.eval)
+    assert len(a & b) > 0.9 * len(a)  # only the training draws differ

@@ -48,15 +48,19 @@ def prepare_review(slug: str, seed: int, n_per_class: int = 8, eval_cap: int | N
     """Load, split (seeded), and cap the evaluation set near ``eval_cap`` citations by
     subsampling excluded ones only: included documents are never dropped, and at least
     ``eval_cap // 2`` excluded ones are kept so a review rich in included documents still
-    has a meaningful negative class (the set may then exceed the cap)."""
+    has a meaningful negative class (the set may then exceed the cap). The excluded ones kept
+    follow one fixed random order of the review, whatever the seed: seeds vary the training
+    draw, and the evaluation sets of different seeds overlap (so their embeddings are reused)."""
     table = load_review(slug, data_dir, sep_token)
     split = fewshot_split(table["label"].to_numpy(), n_per_class, seed)
     if eval_cap is not None and len(split.eval) > eval_cap:
         labels = table["label"].to_numpy()[split.eval]
         pos, neg = split.eval[labels == 1], split.eval[labels == 0]
         keep_neg = max(eval_cap - len(pos), eval_cap // 2)
-        rng = np.random.default_rng(seed + 7919)
-        neg = np.sort(rng.choice(neg, size=min(keep_neg, len(neg)), replace=False))
+        fixed_order = np.random.default_rng(7919).permutation(len(table))
+        rank = np.empty(len(table), dtype=int)
+        rank[fixed_order] = np.arange(len(table))
+        neg = np.sort(neg[np.argsort(rank[neg], kind="stable")][:keep_neg])
         split = Split(train=split.train, eval=np.sort(np.concatenate([pos, neg])))
     return ReviewData(slug, table, split, seed, eval_cap)
 
