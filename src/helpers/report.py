@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", default=None, help="override the output root of the mode")
     p.add_argument("--eval-cap", type=int, default=None,
                    help="cap evaluation citations per review in notebooks 03, 05, 06 (included ones are never dropped)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds for notebooks 03, 05, 06 (default: the mode's)")
     a = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[report] ({k}/{len(chosen)}) {nb.name} mode={s.mode} ...", flush=True)
         start = time.perf_counter()
         try:
-            extra = {"eval_cap": a.eval_cap} if a.eval_cap and "eval_cap" in _parameter_names(nb) else {}
+            given = {"eval_cap": a.eval_cap, "seeds": a.seeds}
+            extra = {k: v for k, v in given.items() if v is not None and k in _parameter_names(nb)}
             html = run_notebook(nb, s, report_dir, executed_dir, extra)
         except Exception as exc:  # papermill's error names the cell; pass it on
             cell = getattr(exc, "exec_count", None)
