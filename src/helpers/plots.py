@@ -8,7 +8,6 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 CLASS_NAMES = {1: "included", 0: "excluded"}
-CLASS_MARKERS = {1: "o", 0: "x"}
 
 
 def setup_style() -> None:
