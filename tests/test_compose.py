@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -81,3 +83,21 @@ def test_peft_merges_run_and_differ_from_each_adapter(tiny_bert_dir, tmp_path, k
         for k in d:
             torch.testing.assert_close(d[k], mean[k], atol=1e-6, rtol=1e-4)
     assert merged.embed(synthetic_texts(3), progress=False).shape == (3, 128)
+
+
+def test_composed_encoders_reuse_the_frozen_prefix_of_their_adapters(tiny_bert_dir, tmp_path, monkeypatch):
+    adapters = random_adapters(tiny_bert_dir, tmp_path, 3)
+    for a in adapters:
+        a.prefix_layers = 1  # LoRA adapts the last 3 of the tiny BERT's 4 layers
+    texts = synthetic_texts(6)
+    adapters[0].embed(texts, progress=False)  # fills the prefix cache
+    composed = [compose_adapters(adapters, rank=8), peft_merge(adapters, "ties")]
+    references = []
+    for enc in composed:
+        uncached = copy.copy(enc)
+        uncached.cache_dir, uncached.prefix_layers = None, 0
+        references.append(uncached.embed(texts, progress=False))
+    monkeypatch.setattr(type(adapters[0].bert().embeddings), "forward",
+                        lambda *a, **k: pytest.fail("prefix recomputed"))
+    for enc, reference in zip(composed, references):
+        np.testing.assert_allclose(enc.embed(texts, progress=False), reference, atol=1e-5)

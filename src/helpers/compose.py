@@ -72,10 +72,7 @@ def compose_adapters(adapters: list[Encoder], quantile: float = 0.75, rank: int 
             m.lora_B[ADAPTER].weight.copy_(b)
             m.lora_A[ADAPTER].weight.copy_(a)
     model.eval()
-    out = copy.copy(adapters[0])
-    out.model = model
-    out.variant = f"{adapters[0].variant}+hybrid-q{quantile}-r{rank}-{split}"
-    return out
+    return _with_model(adapters[0], model)
 
 
 def _unwrap(model: PeftModel) -> torch.nn.Module:
@@ -112,7 +109,13 @@ def peft_merge(adapters: list[Encoder], combination_type: str, density: float = 
     for name in names + [ADAPTER]:
         model.delete_adapter(name)
     model.eval()
-    out = copy.copy(adapters[0])
+    return _with_model(adapters[0], model)
+
+
+def _with_model(template: Encoder, model: PeftModel) -> Encoder:
+    """``template`` with another adapter. The variant tag stays: it names changes to the frozen
+    weights (compression), so the composed encoder reuses the frozen-prefix cache of the
+    encoders it came from; its embeddings are keyed apart by the adapter weights themselves."""
+    out = copy.copy(template)
     out.model = model
-    out.variant = f"{adapters[0].variant}+peft-{combination_type}"
     return out
