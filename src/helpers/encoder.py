@@ -46,7 +46,8 @@ class Encoder:
     pooling: str                 # "cls" or "mean"
     max_length: int              # default truncation: 512 or the encoder's own lower limit
     base_fingerprint: str        # hash of the weights as loaded
-    variant: str = ""            # e.g. "int4" or "wanda50-<calib hash>": changes the key
+    variant: str = ""            # changes to the frozen weights, e.g. "int4" or "wanda50-<calib hash>":
+                                 # part of the embedding and prefix keys (adapters are keyed by their weights)
     cache_dir: Path | None = field(default_factory=default_cache_dir)
     inference_mode: bool = True  # False for quanto models, whose kernels need plain no_grad
     prefix_layers: int = 0       # >0: cache the output of the first k layers per text (they are
