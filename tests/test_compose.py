@@ -101,3 +101,16 @@ def test_composed_encoders_reuse_the_frozen_prefix_of_their_adapters(tiny_bert_d
                         lambda *a, **k: pytest.fail("prefix recomputed"))
     for enc, reference in zip(composed, references):
         np.testing.assert_allclose(enc.embed(texts, progress=False), reference, atol=1e-5)
+
+
+def test_dare_merge_is_reproducible_by_seed_and_leaves_global_rng_alone(tiny_bert_dir, tmp_path):
+    adapters = random_adapters(tiny_bert_dir, tmp_path, 3)
+    torch.manual_seed(7)
+    expected_next = torch.rand(1)
+    torch.manual_seed(7)
+    first = delta_weights(peft_merge(adapters, "dare_ties", seed=1).model, "merged")
+    assert torch.equal(torch.rand(1), expected_next)  # the caller's random stream is untouched
+    again = delta_weights(peft_merge(adapters, "dare_ties", seed=1).model, "merged")
+    other = delta_weights(peft_merge(adapters, "dare_ties", seed=2).model, "merged")
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert any(not torch.equal(first[k], other[k]) for k in first)

@@ -83,11 +83,23 @@ def _unwrap(model: PeftModel) -> torch.nn.Module:
 
 
 def peft_merge(adapters: list[Encoder], combination_type: str, density: float = 0.5,
-               svd_rank: int = 8) -> Encoder:
+               svd_rank: int = 8, seed: int = 0) -> Encoder:
     """peft's own ``add_weighted_adapter`` over the same adapters, as a peer baseline.
 
     Equal weights 1/n (the mean update) for ``svd`` and ``cat``; weights 1 with ``density``
-    for ``ties`` and ``dare_ties``, whose sign election and trimming expect unscaled inputs."""
+    for ``ties`` and ``dare_ties``, whose sign election and trimming expect unscaled inputs.
+    ``seed`` drives the random draws (DARE's drop; peft takes it, and each added adapter's
+    initialisation, from torch's global generator), forked so the caller's random state is left
+    as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = _weighted_peft_model(adapters, combination_type, density, svd_rank)
+    return _with_model(adapters[0], model)
+
+
+def _weighted_peft_model(adapters: list[Encoder], combination_type: str, density: float,
+                         svd_rank: int) -> PeftModel:
+    """A copy of the first adapter's model holding only peft's weighted merge of all adapters."""
     model = copy.deepcopy(adapters[0].model)
     names = []
     for k, enc in enumerate(adapters):
@@ -109,7 +121,7 @@ def peft_merge(adapters: list[Encoder], combination_type: str, density: float = 
     for name in names + [ADAPTER]:
         model.delete_adapter(name)
     model.eval()
-    return _with_model(adapters[0], model)
+    return model
 
 
 def _with_model(template: Encoder, model: PeftModel) -> Encoder:
