@@ -2,10 +2,8 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-export HF_HUB_OFFLINE ?= 1
-export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup report smoke test bench clean-smoke
+.PHONY: setup report smoke test lab verify bench clean-smoke
 
 setup: $(VENV)/.installed
 
@@ -17,14 +15,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
-report: setup          ## all notebooks, full mode: figures/ and report/*.html
+report: setup          ## every notebook, full mode: figures/, results/, report/index.html
 	$(BIN)/python -m helpers.report --mode full
 
-smoke: setup           ## all notebooks, small samples, minutes: build/smoke/
+smoke: setup           ## every notebook, small samples, minutes: build/smoke/
 	$(BIN)/python -m helpers.report --mode smoke
 
 test: setup            ## the test suite (what .ci/run calls)
 	$(BIN)/python -m pytest -q -rs
+
+lab: setup             ## JupyterLab on notebooks/, in this environment (helpers importable)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+verify: setup          ## recompute a small fixed part of the study from scratch, compare with results/
+	$(BIN)/python -m helpers.verify
 
 bench: setup
 	$(BIN)/python benchmarks/embed_throughput.py

@@ -12,19 +12,15 @@ process's level before each measurement, sampled every 10 ms.
 from __future__ import annotations
 
 import argparse
-import os
 import threading
 import time
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import pandas as pd
+import psutil
+import torch
 
-import pandas as pd  # noqa: E402
-import psutil  # noqa: E402
-import torch  # noqa: E402
-
-from helpers.data import available_reviews, load_review  # noqa: E402
-from helpers.encoder import load_encoder, resolve_encoder_name  # noqa: E402
+from helpers.data import available_reviews, load_review
+from helpers.encoder import load_encoder, resolve_encoder_name
 
 
 def measure(fn) -> tuple[float, float]:

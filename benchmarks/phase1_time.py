@@ -9,18 +9,14 @@ lengths, not on the size of the review.
 from __future__ import annotations
 
 import argparse
-import os
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import numpy as np
+import pandas as pd
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from helpers.contrastive import train_lora  # noqa: E402
-from helpers.data import available_reviews  # noqa: E402
-from helpers.encoder import load_encoder  # noqa: E402
-from helpers.experiment import prepare_review  # noqa: E402
+from helpers.contrastive import train_lora
+from helpers.data import available_reviews
+from helpers.encoder import load_encoder
+from helpers.experiment import prepare_review
 
 
 def main() -> None:

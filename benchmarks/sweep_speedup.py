@@ -12,25 +12,26 @@ compared (the cached prefix changes embeddings only at float rounding level).
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+import numpy as np
+import pandas as pd
+import torch
 
-import numpy as np  # noqa: E402
-
-from helpers.encoder import load_encoder  # noqa: E402
-from helpers.experiment import sweep  # noqa: E402
+from helpers.encoder import load_encoder
+from helpers.experiment import STUDY_VARIANTS, SweepConfig, Trial
 
 
-def timed_sweep(review: str, seeds: list[int], cache_dir, eval_cap, results: Path):
-    enc = load_encoder(cache_dir=cache_dir)
+def timed(review: str, seeds: list[int], config: SweepConfig, cache_dir: Path | None) -> tuple[float, pd.DataFrame]:
+    """Every variant and seed of one review; ``cache_dir=None``: no embedding, prefix or adapter cache."""
+    base = load_encoder(config.encoder, cache_dir=cache_dir)
+    enc = replace(base, prefix_layers=base.model.config.num_hidden_layers - 3) if cache_dir else base
     start = time.perf_counter()
-    table = sweep([review], seeds, enc, results, eval_cap=eval_cap, progress=False)
-    return time.perf_counter() - start, table.sort_values(["variant", "seed"])
+    rows = [Trial(config, review, seed, encoder=enc).record(v) for seed in seeds for v in STUDY_VARIANTS]
+    return time.perf_counter() - start, pd.DataFrame(rows).sort_values(["variant", "seed"])
 
 
 def main() -> None:
@@ -39,15 +40,16 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--eval-cap", type=int, default=None)
     a = p.parse_args()
+    config = SweepConfig(eval_cap=a.eval_cap)
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        naive_s, naive = timed_sweep(a.review, a.seeds, None, a.eval_cap, tmp / "naive.csv")
-        cold_s, cold = timed_sweep(a.review, a.seeds, tmp / "cache", a.eval_cap, tmp / "cold.csv")
-        warm_s, warm = timed_sweep(a.review, a.seeds, tmp / "cache", a.eval_cap, tmp / "warm.csv")
+        naive_s, naive = timed(a.review, a.seeds, config, None)
+        cold_s, cold = timed(a.review, a.seeds, config, Path(tmp) / "cache")
+        warm_s, warm = timed(a.review, a.seeds, config, Path(tmp) / "cache")
     diff = max(np.abs(naive["awss"].to_numpy() - cold["awss"].to_numpy()).max(),
                np.abs(cold["awss"].to_numpy() - warm["awss"].to_numpy()).max())
     n = int(naive["n_eval"].iloc[0]) + int(naive["n_train"].iloc[0])
-    print(f"review {a.review}: {n} citations, seeds {a.seeds}, 4 variants")
+    print(f"review {a.review}: {n} citations, seeds {a.seeds}, {len(STUDY_VARIANTS)} variants, "
+          f"torch threads {torch.get_num_threads()}")
     print(f"naive (no caches)           {naive_s:7.1f} s")
     print(f"as built, empty cache       {cold_s:7.1f} s   speed-up {naive_s / cold_s:.2f}x")
     print(f"as built, warm cache        {warm_s:7.1f} s   speed-up {naive_s / warm_s:.0f}x")

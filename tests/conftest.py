@@ -1,12 +1,9 @@
-import os
 from pathlib import Path
 
+import helpers  # noqa: F401  (sets offline mode before transformers is imported anywhere)
 import numpy as np
 import pandas as pd
 import pytest
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "slr"
 

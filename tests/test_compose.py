@@ -1,11 +1,11 @@
-import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from conftest import synthetic_texts
-from helpers.compose import compose_adapters, delta_weights, peft_merge, svd_factors
+from helpers.compose import COMPOSITIONS, compose_adapters, delta_weights, peft_merge
 from helpers.contrastive import TrainingArgs, with_lora
 from helpers.encoder import load_encoder
 
@@ -40,16 +40,42 @@ def test_sqrt_split_equals_rank_r_svd_of_the_quantile(tiny_bert_dir, tmp_path):
     assert m.lora_A["default"].weight.shape[0] == 8 and m.scaling["default"] == 1.0
 
 
-def test_quantile_is_element_wise_on_a_hand_built_example():
-    # three 2x2 "updates": the 0.5 quantile (median) is taken per entry, not per matrix
-    stack = torch.tensor([[[1.0, 9.0], [5.0, 0.0]], [[3.0, 1.0], [4.0, 8.0]], [[2.0, 5.0], [6.0, 7.0]]])
-    median = torch.quantile(stack, 0.5, dim=0)
-    assert median.tolist() == [[2.0, 5.0], [5.0, 7.0]]
-    b, a = svd_factors(median, rank=2, split="sqrt")
-    torch.testing.assert_close(b @ a, median)
-    b2, a2 = svd_factors(median, rank=2, split="both")  # S in both factors: U S^2 V^T
-    u, s, vh = torch.linalg.svd(median)
-    torch.testing.assert_close(b2 @ a2, (u * s**2) @ vh)
+def rank_one_adapters(tiny_bert_dir, tmp_path, factors, u, v):
+    """Adapters whose every update is ΔW_i = scaling · c_i · u vᵀ (hand-built, known exactly)."""
+    enc = load_encoder(str(tiny_bert_dir), cache_dir=tmp_path)
+    out = []
+    for c in factors:
+        a = with_lora(enc, TrainingArgs(rank=4), seed=0)
+        with torch.no_grad():
+            for name, p in a.model.named_parameters():
+                if "lora_A" in name:
+                    p.zero_()
+                    p[0] = v
+                elif "lora_B" in name:
+                    p.zero_()
+                    p[:, 0] = c * u
+        out.append(a)
+    return out
+
+
+def test_composition_takes_the_quantile_entry_by_entry(tiny_bert_dir, tmp_path):
+    g = torch.Generator().manual_seed(0)
+    u, v = torch.rand(128, generator=g) + 0.1, torch.rand(128, generator=g) + 0.1
+    sign = torch.ones(128)
+    sign[64:] = -1  # half the rows of ΔW negative: there the element-wise 75 % quantile picks a small c_i
+    factors = [1.0, 2.0, 3.0, 5.0]
+    adapters = rank_one_adapters(tiny_bert_dir, tmp_path, factors, u * sign, v)
+    scaling = dict(adapters[0].model.named_modules())[next(iter(delta_weights(adapters[0].model)))].scaling["default"]
+    hybrid = compose_adapters(adapters, quantile=0.75, rank=8, split="sqrt")
+    q_hi, q_lo = np.quantile(factors, 0.75), np.quantile(factors, 0.25)  # 3.5 and 1.75
+    expected = scaling * torch.outer(u * sign, v) * torch.where(sign > 0, q_hi, q_lo)[:, None]
+    for name, d in delta_weights(hybrid.model).items():
+        torch.testing.assert_close(d, expected.float(), atol=1e-5, rtol=1e-5)
+    # 'both' puts S in each factor: B A = U S² Vᵀ
+    both = delta_weights(compose_adapters(adapters, quantile=0.75, rank=8, split="both").model)
+    u_, s_, vh_ = torch.linalg.svd(expected.double())
+    torch.testing.assert_close(next(iter(both.values())).double(), (u_[:, :8] * s_[:8] ** 2) @ vh_[:8],
+                               atol=1e-4, rtol=1e-4)
 
 
 def test_composing_one_adapter_reproduces_it(tiny_bert_dir, tmp_path):
@@ -78,6 +104,9 @@ def test_peft_merges_run_and_differ_from_each_adapter(tiny_bert_dir, tmp_path, k
     merged = peft_merge(adapters, kind)
     d = delta_weights(merged.model, "merged")
     assert d and all(torch.isfinite(v).all() for v in d.values())
+    for a in adapters:  # a merge is none of its inputs
+        own = delta_weights(a.model)
+        assert max(float((d[k] - own[k]).abs().max()) for k in d) > 1e-3
     if kind == "cat":  # concatenation with weights 1/n is exactly the mean update
         mean = {k: sum(delta_weights(a.model)[k] for a in adapters) / 3 for k in d}
         for k in d:
@@ -86,17 +115,13 @@ def test_peft_merges_run_and_differ_from_each_adapter(tiny_bert_dir, tmp_path, k
 
 
 def test_composed_encoders_reuse_the_frozen_prefix_of_their_adapters(tiny_bert_dir, tmp_path, monkeypatch):
-    adapters = random_adapters(tiny_bert_dir, tmp_path, 3)
-    for a in adapters:
-        a.prefix_layers = 1  # LoRA adapts the last 3 of the tiny BERT's 4 layers
+    adapters = [replace(a, prefix_layers=1) for a in random_adapters(tiny_bert_dir, tmp_path, 3)]  # LoRA: last 3 of 4
     texts = synthetic_texts(6)
     adapters[0].embed(texts, progress=False)  # fills the prefix cache
     composed = [compose_adapters(adapters, rank=8), peft_merge(adapters, "ties")]
     references = []
     for enc in composed:
-        uncached = copy.copy(enc)
-        uncached.cache_dir, uncached.prefix_layers = None, 0
-        references.append(uncached.embed(texts, progress=False))
+        references.append(replace(enc, cache_dir=None, prefix_layers=0).embed(texts, progress=False))
     monkeypatch.setattr(type(adapters[0].bert().embeddings), "forward",
                         lambda *a, **k: pytest.fail("prefix recomputed"))
     for enc, reference in zip(composed, references):
@@ -114,3 +139,12 @@ def test_dare_merge_is_reproducible_by_seed_and_leaves_global_rng_alone(tiny_ber
     other = delta_weights(peft_merge(adapters, "dare_ties", seed=2).model, "merged")
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert any(not torch.equal(first[k], other[k]) for k in first)
+
+
+def test_every_registered_composition_names_its_settings_and_applies(tiny_bert_dir, tmp_path):
+    adapters = random_adapters(tiny_bert_dir, tmp_path, 3)
+    settings = {name: c.settings(quantile=0.75, rank=8) for name, c in COMPOSITIONS.items()}
+    assert len({str(s) for s in settings.values()}) == len(COMPOSITIONS)  # each has its own identity
+    assert settings["hybrid-sqrt"]["quantile"] == 0.75 and COMPOSITIONS["hybrid-sqrt"].settings(quantile=0.5, rank=8) != settings["hybrid-sqrt"]
+    for name, c in COMPOSITIONS.items():
+        assert c.apply(adapters, quantile=0.75, rank=8, seed=0).embed(synthetic_texts(2), progress=False).shape == (2, 128)

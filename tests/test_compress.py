@@ -49,7 +49,8 @@ def test_int4_layer_output_close_and_weights_really_4bit(lora_encoder):
     assert all(type(m) is nn.Linear for n, m in q.model.named_modules() if n.endswith(("lora_A.default", "lora_B.default")))
     for k, v in lora_state(lora_encoder.model).items():
         assert torch.equal(q.model.state_dict()[k], v)
-    assert q.fingerprint() != lora_encoder.fingerprint() and "int4" in q.variant
+    assert q.fingerprint() != lora_encoder.fingerprint() and "int4" in q.weights_tag
+    assert lora_encoder.weights_tag == ""  # the input encoder is not changed
 
 
 def test_whole_encoder_int4_and_int8_stay_close(lora_encoder):

@@ -1,10 +1,12 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 from transformers import BertConfig, BertModel
 
 from conftest import synthetic_texts
-from helpers.contrastive import (TrainingArgs, contrastive_loss, lora_config, train_lora,
+from helpers.contrastive import (TrainingArgs, adapter_dir, contrastive_loss, lora_config, train_lora,
                                  trainable_parameter_count)
 from helpers.encoder import SPECTER_CONFIG, Encoder, load_encoder
 
@@ -71,12 +73,40 @@ def test_training_changes_only_lora_weights(tiny_bert_dir, tmp_path):
 def test_same_seed_same_adapter_and_scores_and_cache_reuse(tiny_bert_dir, tmp_path):
     enc, texts, labels = _tiny_setup(tiny_bert_dir, tmp_path)
     a, _ = train_lora(enc, texts, labels, seed=3, progress=False)
-    enc.cache_dir = None  # retrain from scratch, no cache
-    b, _ = train_lora(enc, texts, labels, seed=3, progress=False)
-    c, _ = train_lora(enc, texts, labels, seed=4, progress=False)
+    uncached = replace(enc, cache_dir=None)  # retrain from scratch, no cache
+    torch.manual_seed(123)  # the global random state must not matter
+    b, _ = train_lora(uncached, texts, labels, seed=3, progress=False)
+    c, _ = train_lora(uncached, texts, labels, seed=4, progress=False)
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
     np.testing.assert_array_equal(a.embed(texts, progress=False), b.embed(texts, progress=False))
-    enc.cache_dir = tmp_path
     cached, _ = train_lora(enc, texts, labels, seed=3, progress=False)  # loaded from disk
     assert cached.fingerprint() == a.fingerprint()
     assert list((tmp_path / "adapters").glob("*/adapter_model.safetensors"))
+
+
+def test_training_leaves_the_global_random_stream_alone(tiny_bert_dir, tmp_path):
+    enc, texts, labels = _tiny_setup(tiny_bert_dir, tmp_path)
+    torch.manual_seed(7)
+    expected = torch.rand(1)
+    torch.manual_seed(7)
+    train_lora(replace(enc, cache_dir=None), texts, labels, seed=0, progress=False)
+    assert torch.equal(torch.rand(1), expected)
+
+
+def test_a_damaged_adapter_is_reported_and_trained_again(tiny_bert_dir, tmp_path):
+    enc, texts, labels = _tiny_setup(tiny_bert_dir, tmp_path)
+    first, _ = train_lora(enc, texts, labels, seed=1, progress=False)
+    folder = adapter_dir(enc, texts, labels, seed=1, args=TrainingArgs())
+    (folder / "adapter_model.safetensors").write_bytes(b"not safetensors")
+    with pytest.warns(UserWarning, match=f"damaged cache entry {folder}"):
+        again, _ = train_lora(enc, texts, labels, seed=1, progress=False)
+    assert again.fingerprint() == first.fingerprint()
+    assert (folder / "adapter_model.safetensors").stat().st_size > 100  # rebuilt
+
+
+def test_adapter_key_follows_training_arguments_not_normalisation(tiny_bert_dir, tmp_path):
+    enc, texts, labels = _tiny_setup(tiny_bert_dir, tmp_path)
+    key = adapter_dir(enc, texts, labels, seed=0, args=TrainingArgs())
+    assert adapter_dir(enc, texts, labels, seed=0, args=TrainingArgs(learning_rate=0.001)) != key
+    assert adapter_dir(enc, texts, labels, seed=0, args=TrainingArgs(epochs=3)) != key
+    assert adapter_dir(replace(enc, normalize=True), texts, labels, seed=0, args=TrainingArgs()) == key

@@ -1,9 +1,12 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from conftest import synthetic_texts
-from helpers.encoder import load_encoder, pool, random_specter_encoder
+from helpers.encoder import (ArrayStore, EncoderError, display_name, load_encoder, pool, random_specter_encoder,
+                             resolve_encoder_name)
 
 
 def test_local_path_without_st_config_uses_cls_and_its_own_limit(tiny_bert_dir, tmp_path):
@@ -28,7 +31,7 @@ def test_cache_hit_skips_the_model_and_key_includes_length(tiny_bert_dir, tmp_pa
     enc = load_encoder(str(tiny_bert_dir), cache_dir=tmp_path)
     texts = synthetic_texts(5)
     first = enc.embed(texts, progress=False)
-    monkeypatch.setattr(enc, "_forward_texts", lambda *a, **k: pytest.fail("cache miss"))
+    monkeypatch.setattr(type(enc), "_forward_texts", lambda *a, **k: pytest.fail("cache miss"))
     np.testing.assert_array_equal(enc.embed(texts, progress=False), first)
     with pytest.raises(BaseException, match="cache miss"):
         enc.embed(texts, max_length=8, progress=False)
@@ -40,6 +43,7 @@ def test_fingerprint_follows_adapter_weights(tiny_bert_dir, tmp_path):
     enc = load_encoder(str(tiny_bert_dir), cache_dir=tmp_path)
     adapted = with_lora(enc, TrainingArgs(), seed=0)
     fp = adapted.fingerprint()
+    assert with_lora(enc, TrainingArgs(), seed=0).fingerprint() == fp  # same seed, same initial adapter
     assert fp != enc.fingerprint()
     with torch.no_grad():
         next(p for n, p in adapted.model.named_parameters() if "lora_B" in n).add_(1.0)
@@ -55,9 +59,26 @@ def test_mean_pooling_ignores_padding():
         pool(states, mask, "max")
 
 
-def test_packaged_minilm_is_the_offline_default(tmp_path):
+def test_packaged_minilm_is_the_offline_default_and_normalises_as_it_declares(tmp_path):
     enc = load_encoder("auto", cache_dir=tmp_path)
     assert enc.name == "all-MiniLM-L6-v2" and enc.pooling == "mean" and enc.max_length == 256
+    assert enc.normalize  # its modules.json ends with a Normalize module
+    texts = synthetic_texts(4)
+    unit = enc.embed(texts, progress=False)
+    np.testing.assert_allclose(np.linalg.norm(unit, axis=1), 1, atol=1e-5)
+    raw = replace(enc, normalize=False).embed(texts, progress=False)
+    np.testing.assert_allclose(unit, raw / np.linalg.norm(raw, axis=1, keepdims=True), atol=1e-6)
+    assert not np.allclose(np.linalg.norm(raw, axis=1), 1)
+    assert not load_encoder("auto", cache_dir=None, normalize=False).normalize
+
+
+def test_sentence_transformers_agrees_with_the_packaged_pipeline(tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    enc = load_encoder("auto", cache_dir=tmp_path)
+    texts = synthetic_texts(3)
+    reference = SentenceTransformer(resolve_encoder_name("auto"), device="cpu").encode(texts)
+    np.testing.assert_allclose(enc.embed(texts, progress=False), reference, atol=1e-5)
 
 
 def test_random_specter_has_the_exact_configuration():
@@ -87,8 +108,7 @@ def test_prefix_cache_gives_the_same_embeddings_and_is_shared_by_adapters(tiny_b
 
     texts = synthetic_texts(9)
     plain = load_encoder(str(tiny_bert_dir), cache_dir=None)
-    cached = load_encoder(str(tiny_bert_dir), cache_dir=tmp_path)
-    cached.prefix_layers = 1  # LoRA adapts the last 3 of 4 layers
+    cached = replace(load_encoder(str(tiny_bert_dir), cache_dir=tmp_path), prefix_layers=1)  # LoRA: last 3 of 4
     np.testing.assert_allclose(cached.embed(texts, progress=False), plain.embed(texts, progress=False), atol=1e-5)
     args = TrainingArgs()
     lora_plain, lora_cached = with_lora(plain, args, seed=1), with_lora(cached, args, seed=1)
@@ -107,7 +127,74 @@ def test_prefix_cache_gives_the_same_embeddings_and_is_shared_by_adapters(tiny_b
 def test_prefix_over_an_adapted_layer_is_refused(tiny_bert_dir, tmp_path):
     from helpers.contrastive import TrainingArgs, with_lora
 
-    enc = with_lora(load_encoder(str(tiny_bert_dir), cache_dir=tmp_path), TrainingArgs(), seed=0)
-    enc.prefix_layers = 2
+    enc = replace(with_lora(load_encoder(str(tiny_bert_dir), cache_dir=tmp_path), TrainingArgs(), seed=0),
+                  prefix_layers=2)
     with pytest.raises(ValueError, match="prefix_layers=2 but .*adapts layer 1"):
         enc.embed(synthetic_texts(2), progress=False)
+
+
+def test_tiny_bert_declares_no_normalisation_like_specter(tiny_bert_dir):
+    enc = load_encoder(str(tiny_bert_dir), cache_dir=None)
+    assert not enc.normalize and enc.identity()["normalize"] is False
+    assert enc.identity()["encoder_fingerprint"] == enc.base_fingerprint[:16]
+
+
+def test_encoder_names_that_cannot_load_offline_are_clear_errors(tmp_path, tiny_bert_dir):
+    with pytest.raises(EncoderError, match="'/missing/path': no such folder"):
+        resolve_encoder_name("/missing/path")
+    with pytest.raises(EncoderError, match="not in the local Hugging Face cache"):
+        resolve_encoder_name("someone/not-downloaded")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EncoderError, match="no config.json"):
+        resolve_encoder_name(str(tmp_path / "empty"))
+    assert resolve_encoder_name(str(tiny_bert_dir)) == str(tiny_bert_dir)
+
+
+def test_display_names_do_not_guess_from_substrings(tmp_path):
+    assert display_name(resolve_encoder_name("auto")) == "all-MiniLM-L6-v2"
+    folder = tmp_path / "hub" / "models--allenai--specter" / "snapshots" / "abc123"
+    folder.mkdir(parents=True)
+    assert display_name(str(folder)) == "allenai/specter"
+    mine = tmp_path / "my-specter-finetune"
+    mine.mkdir()
+    assert display_name(str(mine)) == "my-specter-finetune"  # not "allenai/specter"
+
+
+@pytest.mark.parametrize("damage", ["truncate data", "empty keys"])
+def test_damaged_cache_shard_is_reported_removed_and_rebuilt(tiny_bert_dir, tmp_path, damage):
+    enc = load_encoder(str(tiny_bert_dir), cache_dir=tmp_path)
+    texts = synthetic_texts(6)
+    first = enc.embed(texts, progress=False)
+    (shard,) = [p for p in (tmp_path / "embeddings").glob("*/*") if p.is_dir()]
+    if damage == "truncate data":
+        data = (shard / "data.npy").read_bytes()
+        (shard / "data.npy").write_bytes(data[: len(data) // 2])
+    else:
+        (shard / "keys.npy").write_bytes(b"")
+    with pytest.warns(UserWarning, match=f"damaged cache entry {shard}"):
+        again = enc.embed(texts, progress=False)
+    np.testing.assert_allclose(again, first, atol=1e-6)
+    assert len([p for p in (tmp_path / "embeddings").glob("*/*") if p.is_dir()]) == 1  # rebuilt, whole
+
+
+def test_concurrent_writers_of_the_same_shard_never_corrupt_it(tmp_path):
+    import multiprocessing as mp
+
+    states = {f"k{i}": np.full((3, 4), i, np.float32) for i in range(20)}
+    ctx = mp.get_context("fork")
+    for _ in range(3):
+        procs = [ctx.Process(target=ArrayStore(tmp_path / "store").add, args=(states,)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        assert all(p.exitcode == 0 for p in procs)
+        found = ArrayStore(tmp_path / "store").lookup(list(states))
+        assert found.keys() == states.keys() and all(np.array_equal(found[k], v) for k, v in states.items())
+    assert [p.name for p in (tmp_path / "store").iterdir() if p.name.startswith(".")] == []
+
+
+def test_fingerprint_is_stable_across_loads_even_with_weights_the_checkpoint_lacks(tiny_bert_dir):
+    # the tiny BERT is saved without a pooler, which transformers initialises at random on load
+    assert load_encoder(str(tiny_bert_dir), cache_dir=None).base_fingerprint == \
+        load_encoder(str(tiny_bert_dir), cache_dir=None).base_fingerprint

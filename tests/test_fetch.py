@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from helpers import fetch
-from helpers.data import validate_review_table
+from helpers.data import table_checksum, validate_review_table
 
 ONLINE = b"""record_id,pubmedID,title,authors,abstract,year,label_included,label_abstract_screening
 1,111,First title,A B,First abstract,1999.0,0,1
@@ -59,7 +59,7 @@ def test_checksums_match_the_prepared_copies(shared_data):
     expected = json.loads(fetch.checksums_path().read_text())
     for slug in ("nsaids", "fluoride"):
         df = pd.read_csv(shared_data / f"{slug}.csv.gz", dtype=str, keep_default_na=False)
-        assert fetch.table_checksum(df) == expected[slug]
+        assert table_checksum(df) == expected[slug]
         fetch._verify(slug, df)
         with pytest.raises(fetch.ChecksumError, match=slug):
             fetch._verify(slug, df.iloc[1:])
@@ -70,6 +70,25 @@ def test_offline_fetch_raises_oserror_and_writes_nothing(tmp_path, monkeypatch):
         raise urllib.error.URLError("no internet")
 
     monkeypatch.setattr(fetch, "_download", no_network)
+    monkeypatch.setattr(fetch, "candidate_data_dirs", lambda data_dir=None: [])
     with pytest.raises(OSError):
-        fetch.fetch_missing(tmp_path)
-    assert not list(tmp_path.iterdir())
+        fetch.fetch_missing(tmp_path / "target")
+    assert not (tmp_path / "target").exists()
+
+
+def test_fetch_writes_only_into_the_named_folder(tmp_path, monkeypatch):
+    from conftest import write_review
+    from helpers.data import REVIEWS
+
+    elsewhere = tmp_path / "elsewhere"
+    for slug in list(REVIEWS)[1:]:
+        write_review(elsewhere, slug)
+    first = next(iter(REVIEWS))
+    monkeypatch.setattr(fetch, "candidate_data_dirs", lambda data_dir=None: [elsewhere])
+    monkeypatch.setattr(fetch, "_download", lambda url, retries=3: b"")
+    monkeypatch.setattr(fetch, "build_review", lambda slug, ids_dir: pd.read_csv(write_review(tmp_path / "src", slug),
+                                                                                 dtype=str))
+    monkeypatch.setattr(fetch, "_verify", lambda slug, df: None)
+    assert fetch.fetch_missing(tmp_path / "target") == [first]
+    assert [p.name for p in (tmp_path / "target").iterdir()] == [f"{first}.csv.gz"]
+    assert len(list(elsewhere.iterdir())) == len(REVIEWS) - 1

@@ -1,13 +1,15 @@
-"""Executes every notebook in smoke mode (real data where present, else a synthetic copy)."""
+"""The runner: options checked before any work, and every notebook executed in smoke mode."""
 
 import nbformat
 import pytest
 
 from conftest import SHARED, write_review
 from helpers import report
-from helpers.report import notebooks, settings
+from helpers.config import settings
+from helpers.report import notebooks
 
-SYNTHETIC = {"nsaids": (120, 30), "oral_hypoglycemics": (100, 30), "antihistamines": (90, 20)}
+SYNTHETIC = {"nsaids": (120, 30), "antihistamines": (90, 20), "urinary_incontinence": (100, 24),
+             "skeletal_muscle_relaxants": (110, 12)}
 
 
 @pytest.fixture
@@ -25,24 +27,40 @@ def test_settings_modes_and_overrides(tmp_path):
     assert smoke.out_dir != full.out_dir and "build" in smoke.out_dir.parts
     assert len(full.seeds) >= 5 and full.eval_cap is None and full.tsne_per_class == 300
     assert settings("smoke", seeds=[3, 4], out_dir=tmp_path).seeds == (3, 4)
+    assert settings("full", recompute=True).results_path.name == "results.recomputed.csv"
     with pytest.raises(ValueError, match="mode must be one of"):
         settings("huge")
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['sweep_seeds'\]"):
+        settings("smoke", sweep_seeds=[1])
 
 
-@pytest.mark.slow
-def test_every_notebook_runs_in_smoke_mode(tmp_path, data_dir, monkeypatch):
-    monkeypatch.setenv("SLR_CACHE_DIR", str(tmp_path / "cache"))
-    out = tmp_path / "out"
-    assert report.main(["--mode", "smoke", "--out-dir", str(out), "--data-dir", str(data_dir)]) == 0
-    for nb in notebooks():
-        assert (out / "report" / f"{nb.stem}.html").stat().st_size > 10_000
-        executed = nbformat.read(out / "executed" / nb.name, as_version=4)
-        errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                  if o.get("output_type") == "error"]
-        assert not errors
-    figures = {p.name for p in (out / "figures").iterdir()}
-    assert {"01_token_counts.png", "01_token_counts.svg", "02_base_tsne.png", "03_scores_before_after.png"} <= figures
-    assert (out / "results" / "results.csv").is_file()
+@pytest.mark.parametrize("argv,message", [
+    (["--only", "99"], "--only 99: no such notebook"),
+    (["--seeds", "-1"], "--seeds -1: seeds must be >= 0"),
+    (["--seeds", "1", "1"], "a seed is repeated"),
+    (["--eval-cap", "0"], "--eval-cap 0: must be at least 2"),
+    (["--encoder", "/missing/path"], "'/missing/path': no such folder"),
+    (["--scheduler", "local:x"], "scheduler must be local:N"),
+    (["--fetch"], "--fetch needs --data-dir"),
+    (["--reviews", "nope"], "--reviews: unknown ['nope']"),
+])
+def test_bad_options_stop_before_any_work_with_a_message_naming_the_option(argv, message, data_dir, capsys,
+                                                                           monkeypatch):
+    monkeypatch.setattr(report, "run_notebook", lambda *a, **k: pytest.fail("work started"))
+    with pytest.raises(SystemExit) as exit_info:
+        report.main(argv + ["--data-dir", str(data_dir)] if "--fetch" not in argv else argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_no_data_is_an_option_error_and_nothing_is_downloaded(tmp_path, capsys, monkeypatch):
+    import helpers.fetch
+
+    monkeypatch.setattr(helpers.fetch, "_download", lambda *a, **k: pytest.fail("download attempted"))
+    with pytest.raises(SystemExit):
+        report.main(["--data-dir", str(tmp_path / "empty")])
+    assert "--data-dir: no review data" in capsys.readouterr().err
+    assert not (tmp_path / "empty").exists()
 
 
 def test_failing_notebook_names_notebook_and_cell(tmp_path, data_dir, monkeypatch, capsys):
@@ -58,3 +76,26 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path, data_dir, monkeypatc
     assert report.main(["--out-dir", str(tmp_path / "out"), "--data-dir", str(data_dir)]) == 1
     err = capsys.readouterr().err
     assert "99_broken.ipynb" in err and "ValueError" in err and "boom" in err and "cell" in err
+
+
+@pytest.mark.slow
+def test_every_notebook_runs_in_smoke_mode_and_a_rerun_reuses_every_row(tmp_path, data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("SLR_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    assert report.main(["--mode", "smoke", "--out-dir", str(out), "--data-dir", str(data_dir)]) == 0
+    for nb in notebooks():
+        assert (out / "report" / f"{nb.stem}.html").stat().st_size > 10_000
+        executed = nbformat.read(out / "report" / "executed" / nb.name, as_version=4)
+        errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert not errors
+    assert (out / "report" / "index.html").is_file()
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert {"01_token_counts.png", "02_base_tsne.png", "03_scores_before_after.png", "05_awss_per_review.svg",
+            "07_peers_per_review.png"} <= figures
+    first = capsys.readouterr().out
+    assert "computed: 0" not in first
+    # a second run reuses every row of the table and says so
+    assert report.main(["--mode", "smoke", "--out-dir", str(out), "--data-dir", str(data_dir),
+                        "--only", "05", "07"]) == 0
+    assert "computed: 0;" in capsys.readouterr().out

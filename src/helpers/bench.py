@@ -15,7 +15,7 @@ from .contrastive import TrainingArgs, make_optimizer, training_step, with_lora
 from .encoder import Encoder
 
 
-def synthetic_batch(encoder: Encoder, batch_size: int, seq_len: int, seed: int = 0,
+def synthetic_batch(encoder: Encoder, batch_size: int, seq_len: int, *, seed: int = 0,
                     device: str = "cpu") -> dict[str, torch.Tensor]:
     """Random token ids of exactly ``seq_len`` (no padding): cost depends on shape, not text."""
     g = torch.Generator().manual_seed(seed)
@@ -31,7 +31,7 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def inference_latency(encoder: Encoder, batch_size: int = 32, seq_len: int = 512, repeats: int = 3,
+def inference_latency(encoder: Encoder, *, batch_size: int = 32, seq_len: int = 512, repeats: int = 3,
                       device: str = "cpu", autocast_dtype: torch.dtype | None = None) -> dict:
     """Seconds per forward of one batch: one warm-up, then ``repeats`` timed runs."""
     model = encoder.model.to(device).eval()
@@ -50,14 +50,14 @@ def inference_latency(encoder: Encoder, batch_size: int = 32, seq_len: int = 512
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": repeats}
 
 
-def training_step_time(encoder: Encoder, n_steps: int = 2, seq_len: int = 512, bf16: bool = False,
+def training_step_time(encoder: Encoder, *, n_steps: int = 2, seq_len: int = 512, bf16: bool = False,
                        pairs_per_batch: int = 16, seed: int = 0) -> dict:
     """Seconds per phase-1 step in the study's timing setting (batches of 16 pairs with 32
     distinct texts of ``seq_len`` tokens), measured on ``n_steps`` after one warm-up step."""
     args = replace(TrainingArgs(), bf16=bf16)
-    adapted = with_lora(encoder, args, seed)
+    adapted = with_lora(encoder, args, seed=seed)
     adapted.model.train()
-    inputs = synthetic_batch(encoder, 2 * pairs_per_batch, seq_len, seed)
+    inputs = synthetic_batch(encoder, 2 * pairs_per_batch, seq_len, seed=seed)
     half = pairs_per_batch // 2
     pairs = np.array([(2 * k, 2 * k + 1, int(k < half)) for k in range(pairs_per_batch)])
     optimizer = make_optimizer(adapted.model, args)
@@ -70,7 +70,7 @@ def training_step_time(encoder: Encoder, n_steps: int = 2, seq_len: int = 512, b
     return {"median_step_s": statistics.median(times), "steps_measured": n_steps}
 
 
-def study_training_seconds(step_seconds: float, n_pairs: int = 1280, epochs: int = 2, batch_size: int = 16) -> float:
+def study_training_seconds(step_seconds: float, *, n_pairs: int = 1280, epochs: int = 2, batch_size: int = 16) -> float:
     """Extrapolate a step time to the study's setting (1,280 pairs, 2 epochs, batch 16 = 160 steps)."""
     return step_seconds * epochs * int(np.ceil(n_pairs / batch_size))
 

@@ -8,6 +8,7 @@ result with a truncated SVD of rank r into a new rank-r LoRA.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -42,7 +43,7 @@ def svd_factors(matrix: torch.Tensor, rank: int, split: str) -> tuple[torch.Tens
     raise ValueError(f"split must be 'sqrt' or 'both', got {split!r}")
 
 
-def compose_adapters(adapters: list[Encoder], quantile: float = 0.75, rank: int = 8,
+def compose_adapters(adapters: list[Encoder], *, quantile: float = 0.75, rank: int = 8,
                      split: str = "sqrt") -> Encoder:
     """A new encoder carrying one rank-``rank`` LoRA that composes the given adapters (same base
     model and adapted modules) by the element-wise ``quantile`` of their updates.
@@ -72,7 +73,7 @@ def compose_adapters(adapters: list[Encoder], quantile: float = 0.75, rank: int 
             m.lora_B[ADAPTER].weight.copy_(b)
             m.lora_A[ADAPTER].weight.copy_(a)
     model.eval()
-    return _with_model(adapters[0], model)
+    return adapters[0].with_model(model)
 
 
 def _unwrap(model: PeftModel) -> torch.nn.Module:
@@ -82,7 +83,7 @@ def _unwrap(model: PeftModel) -> torch.nn.Module:
     return clone.unload()
 
 
-def peft_merge(adapters: list[Encoder], combination_type: str, density: float = 0.5,
+def peft_merge(adapters: list[Encoder], combination_type: str, *, density: float = 0.5,
                svd_rank: int = 8, seed: int = 0) -> Encoder:
     """peft's own ``add_weighted_adapter`` over the same adapters, as a peer baseline.
 
@@ -94,7 +95,7 @@ def peft_merge(adapters: list[Encoder], combination_type: str, density: float = 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = _weighted_peft_model(adapters, combination_type, density, svd_rank)
-    return _with_model(adapters[0], model)
+    return adapters[0].with_model(model)
 
 
 def _weighted_peft_model(adapters: list[Encoder], combination_type: str, density: float,
@@ -124,10 +125,36 @@ def _weighted_peft_model(adapters: list[Encoder], combination_type: str, density
     return model
 
 
-def _with_model(template: Encoder, model: PeftModel) -> Encoder:
-    """``template`` with another adapter. The variant tag stays: it names changes to the frozen
-    weights (compression), so the composed encoder reuses the frozen-prefix cache of the
-    encoders it came from; its embeddings are keyed apart by the adapter weights themselves."""
-    out = copy.copy(template)
-    out.model = model
-    return out
+@dataclass(frozen=True)
+class Composition:
+    """One way to compose several adapters into one, with the settings that identify it."""
+
+    name: str
+    kind: str            # "hybrid" (the study's rule) or a peft combination type
+    split: str = ""      # hybrid only: how the singular values are split
+
+    def settings(self, *, quantile: float, rank: int) -> dict:
+        """What changes this composition's numbers (part of every result row's key)."""
+        if self.kind == "hybrid":
+            return {"rule": "quantile+svd", "quantile": quantile, "rank": rank, "split": self.split}
+        out = {"rule": f"peft-{self.kind}"}
+        if self.kind == "svd":
+            out["svd_rank"] = rank
+        if self.kind in ("ties", "dare_ties"):
+            out["density"] = 0.5
+        return out
+
+    def apply(self, adapters: list[Encoder], *, quantile: float, rank: int, seed: int) -> Encoder:
+        if self.kind == "hybrid":
+            return compose_adapters(adapters, quantile=quantile, rank=rank, split=self.split)
+        return peft_merge(adapters, self.kind, svd_rank=rank, seed=seed)
+
+
+COMPOSITIONS = {c.name: c for c in (
+    Composition("hybrid-sqrt", "hybrid", split="sqrt"),
+    Composition("hybrid-both", "hybrid", split="both"),
+    Composition("peft-svd", "svd"),
+    Composition("peft-ties", "ties"),
+    Composition("peft-dare_ties", "dare_ties"),
+    Composition("peft-cat", "cat"),
+)}

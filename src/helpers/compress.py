@@ -1,6 +1,7 @@
 """Compression applied after phase 1: 4-bit weight-only quantization, INT8 dynamic
 quantization, FP16/BF16 casts, and Wanda pruning. Each takes an Encoder and returns a new
-one (the input is never modified) whose ``variant`` tag enters every cache key.
+one (``Encoder.with_model``; the input is never modified) whose ``weights_tag`` enters every
+cache key.
 
 LoRA modules (names containing ``lora_``) are never quantized or pruned: they are the
 review-specific skill and are tiny.
@@ -19,13 +20,6 @@ from .encoder import Encoder
 LORA = "lora_"
 
 
-def _clone(encoder: Encoder, model: nn.Module, variant: str) -> Encoder:
-    out = copy.copy(encoder)
-    out.model = model
-    out.variant = "+".join(v for v in (encoder.variant, variant) if v)
-    return out
-
-
 def encoder_linears(model: nn.Module) -> dict[str, nn.Linear]:
     """Every nn.Linear of the encoder except LoRA's own A/B matrices (and any pooler head)."""
     return {name: m for name, m in model.named_modules()
@@ -41,9 +35,7 @@ def quantize_int4(encoder: Encoder) -> Encoder:
     model = copy.deepcopy(encoder.model)
     quantize(model, weights=qint4, activations=None, exclude=[f"*{LORA}*", "*pooler*"])
     freeze(model)
-    out = _clone(encoder, model, "int4-quanto")
-    out.inference_mode = False
-    return out
+    return encoder.with_model(model, tag="int4-quanto", inference_mode=False)
 
 
 def quantize_int8_dynamic(encoder: Encoder) -> Encoder:
@@ -53,12 +45,12 @@ def quantize_int8_dynamic(encoder: Encoder) -> Encoder:
 
     model = copy.deepcopy(encoder.model)
     spec = {name: default_dynamic_qconfig for name in encoder_linears(model)}
-    return _clone(encoder, quantize_dynamic(model, spec, dtype=torch.qint8), "int8-dynamic")
+    return encoder.with_model(quantize_dynamic(model, spec, dtype=torch.qint8), tag="int8-dynamic")
 
 
 def cast(encoder: Encoder, dtype: torch.dtype) -> Encoder:
     """Whole-model cast (FP16/BF16) for latency and memory comparisons."""
-    return _clone(encoder, copy.deepcopy(encoder.model).to(dtype), str(dtype).removeprefix("torch."))
+    return encoder.with_model(copy.deepcopy(encoder.model).to(dtype), tag=str(dtype).removeprefix("torch."))
 
 
 # ---------------------------------------------------------------- Wanda
@@ -85,7 +77,7 @@ def _layer_groups(names: list[str]) -> list[list[str]]:
 
 
 @torch.no_grad()
-def wanda_prune(encoder: Encoder, calibration_texts: list[str], sparsity: float = 0.5,
+def wanda_prune(encoder: Encoder, calibration_texts: list[str], *, sparsity: float = 0.5,
                 max_length: int | None = None) -> Encoder:
     """Prune every encoder linear (not LoRA) to ``sparsity`` with Wanda scores computed from
     the calibration texts' activations (padding tokens excluded).
@@ -96,8 +88,9 @@ def wanda_prune(encoder: Encoder, calibration_texts: list[str], sparsity: float 
     if not 0 <= sparsity < 1:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
     model = copy.deepcopy(encoder.model).eval()
+    device = next(model.parameters()).device
     batch = encoder.tokenizer(list(calibration_texts), truncation=True, padding=True,
-                              max_length=max_length or encoder.max_length, return_tensors="pt")
+                              max_length=max_length or encoder.max_length, return_tensors="pt").to(device)
     token_mask = batch["attention_mask"].bool()
     linears = encoder_linears(model)
     for group in _layer_groups(list(linears)):
@@ -117,7 +110,7 @@ def wanda_prune(encoder: Encoder, calibration_texts: list[str], sparsity: float 
             w = linears[name].weight
             w[wanda_mask(w, sq_norms[name].sqrt(), sparsity)] = 0
     h = hashlib.blake2b("\0".join(calibration_texts).encode(), digest_size=6).hexdigest()
-    return _clone(encoder, model, f"wanda{round(sparsity * 100)}-{h}")
+    return encoder.with_model(model, tag=f"wanda{round(sparsity * 100)}-{h}")
 
 
 # ---------------------------------------------------------------- sizes

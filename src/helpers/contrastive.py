@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import shutil
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -18,14 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model
-from tqdm import tqdm
 
 from .encoder import Encoder
 from .fewshot import make_pairs, stratified_batches
-
-# peft calls a transformers method that transformers 5 deprecates; not ours to fix, and it
-# would repeat in every notebook output.
-warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+from .io import clean_stale_temps, publish_folder, temp_name
+from .progress import progress as progress_bar
 
 
 @dataclass(frozen=True)
@@ -74,44 +72,43 @@ def lora_config(model: torch.nn.Module, args: TrainingArgs) -> LoraConfig:
     )
 
 
-def with_lora(encoder: Encoder, args: TrainingArgs, seed: int = 0) -> Encoder:
-    """A copy of ``encoder`` whose model carries a fresh (seeded) LoRA adapter; base frozen."""
-    torch.manual_seed(seed)
-    model = get_peft_model(copy.deepcopy(encoder.model), lora_config(encoder.model, args))
-    return _rewrap(encoder, model)
-
-
-def _rewrap(encoder: Encoder, model: torch.nn.Module) -> Encoder:
-    clone = copy.copy(encoder)
-    clone.model = model
-    return clone
+def with_lora(encoder: Encoder, args: TrainingArgs, *, seed: int = 0) -> Encoder:
+    """A copy of ``encoder`` whose model carries a fresh (seeded) LoRA adapter; base frozen.
+    The seed drives LoRA's initialisation through a forked generator, so the caller's random
+    stream is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = get_peft_model(copy.deepcopy(encoder.model), lora_config(encoder.model, args))
+    return encoder.with_model(model)
 
 
 def trainable_parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def train_lora(encoder: Encoder, texts: list[str], labels, seed: int = 0,
+def train_lora(encoder: Encoder, texts: list[str], labels, *, seed: int = 0,
                args: TrainingArgs = TrainingArgs(), progress: bool = True) -> tuple[Encoder, dict]:
     """Phase 1 on the few-shot training texts. Returns the adapted encoder and a log
     (loss per step, wall time). Cached on disk by every input: a re-run reuses the adapter."""
     labels = np.asarray(labels)
-    cache = _adapter_dir(encoder, texts, labels, seed, args)
-    if cache and (cache / "adapter_config.json").is_file():
-        model = PeftModel.from_pretrained(copy.deepcopy(encoder.model), cache)
-        return _rewrap(encoder, model.eval()), json.loads((cache / "train_log.json").read_text())
+    cache = adapter_dir(encoder, texts, labels, seed=seed, args=args)
+    cached = _load_adapter(encoder, cache) if cache else None
+    if cached:
+        return cached
 
-    adapted = with_lora(encoder, args, seed)
-    pairs = make_pairs(labels, args.n_positive, args.n_negative, seed)
+    adapted = with_lora(encoder, args, seed=seed)
+    pairs = make_pairs(labels, n_positive=args.n_positive, n_negative=args.n_negative, seed=seed)
     enc = adapted.tokenizer(list(texts), truncation=True, padding=True, return_tensors="pt",
-                            max_length=args.max_length or encoder.max_length)
+                            max_length=args.max_length or encoder.max_length).to(adapted.device)
     optimizer = make_optimizer(adapted.model, args)
     batches = [b for epoch in range(args.epochs)
-               for b in stratified_batches(pairs, args.batch_size, seed=seed * 1000 + epoch)]
+               for b in stratified_batches(pairs, batch_size=args.batch_size, seed=seed * 1000 + epoch)]
     losses, start = [], time.perf_counter()
     adapted.model.train()
-    for batch in tqdm(batches, desc="phase-1 LoRA steps", disable=not progress, leave=False):
-        losses.append(training_step(adapted, enc, batch, optimizer, args))
+    with torch.random.fork_rng(devices=[]):  # dropout, if any, draws from the seed alone
+        torch.manual_seed(seed)
+        for batch in progress_bar(batches, desc="phase-1 LoRA steps", enabled=progress):
+            losses.append(training_step(adapted, enc, batch, optimizer, args))
     adapted.model.eval()
     log = {"losses": losses, "train_seconds": time.perf_counter() - start, "steps": len(batches),
            "trainable_parameters": trainable_parameter_count(adapted.model)}
@@ -135,7 +132,7 @@ def training_step(adapted: Encoder, inputs: dict[str, torch.Tensor], pairs: np.n
     used = np.unique(pairs[:, :2])
     where = {int(t): k for k, t in enumerate(used)}
     batch = {k: v[torch.as_tensor(used)] for k, v in inputs.items()}
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+    with torch.autocast(adapted.device.type, dtype=torch.bfloat16, enabled=args.bf16):
         states = adapted.model(**batch).last_hidden_state
         emb = adapted.pool(states, batch["attention_mask"]).float()
     left = emb[[where[int(i)] for i in pairs[:, 0]]]
@@ -147,7 +144,10 @@ def training_step(adapted: Encoder, inputs: dict[str, torch.Tensor], pairs: np.n
     return loss.item()
 
 
-def _adapter_dir(encoder: Encoder, texts, labels, seed: int, args: TrainingArgs) -> Path | None:
+def adapter_dir(encoder: Encoder, texts, labels, *, seed: int, args: TrainingArgs) -> Path | None:
+    """Where phase 1's adapter for these inputs is cached (None without a cache): keyed by the
+    encoder's weights, pooling, max length, seed, every training argument and the exact
+    training texts and labels. Normalisation is not part of it: the loss is cosine-based."""
     if encoder.cache_dir is None:
         return None
     h = hashlib.blake2b(digest_size=16)
@@ -158,14 +158,27 @@ def _adapter_dir(encoder: Encoder, texts, labels, seed: int, args: TrainingArgs)
     return encoder.cache_dir / "adapters" / h.hexdigest()
 
 
+def _load_adapter(encoder: Encoder, folder: Path) -> tuple[Encoder, dict] | None:
+    """The cached adapter and its log, or None. A damaged entry (unreadable weights or log)
+    is reported with its path and removed, so phase 1 runs again."""
+    if not folder.is_dir():
+        return None
+    try:
+        log = json.loads((folder / "train_log.json").read_text())
+        model = PeftModel.from_pretrained(copy.deepcopy(encoder.model), folder)
+    except Exception as exc:  # safetensors, json and peft each raise their own kinds
+        warnings.warn(f"damaged cache entry {folder} ({type(exc).__name__}: {exc}); removed, "
+                      "phase 1 runs again", stacklevel=3)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return encoder.with_model(model.eval()), log
+
+
 def _save_adapter(model: PeftModel, target: Path, log: dict) -> None:
     """peft's own safetensors format, written to a temp folder and renamed into place."""
-    tmp = target.with_name(target.name + f".tmp{time.time_ns()}")
+    clean_stale_temps(target.parent)
+    tmp = temp_name(target)
+    shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
     (tmp / "train_log.json").write_text(json.dumps(log))
-    try:
-        tmp.rename(target)
-    except OSError:  # another run finished first: keep theirs
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
+    publish_folder(tmp, target)

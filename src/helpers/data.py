@@ -5,11 +5,16 @@ No torch import here, so notebooks and tests that only look at the data stay lig
 
 from __future__ import annotations
 
+import csv
+import gzip
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from .config import project_root
 
 REQUIRED_COLUMNS = ("record_id", "pmid", "title", "abstract", "label")
 DEFAULT_SEP = "[SEP]"
@@ -63,8 +68,8 @@ def candidate_data_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]
     ``../shared/data/slr`` (next to the checkout), then ``data/slr`` of the checkout."""
     if data_dir is not None:
         return [Path(data_dir)]
-    project_root = Path(__file__).resolve().parents[2]
-    dirs = [project_root.parent / "shared" / "data" / "slr", project_root / "data" / "slr"]
+    root = project_root()
+    dirs = [root.parent / "shared" / "data" / "slr", root / "data" / "slr"]
     if os.environ.get("SLR_DATA_DIR"):
         dirs.insert(0, Path(os.environ["SLR_DATA_DIR"]))
     return dirs
@@ -107,60 +112,117 @@ def missing_reviews(data_dir: str | os.PathLike | None = None) -> list[str]:
     return [slug for slug in REVIEWS if slug not in present]
 
 
+def split_available(wanted, data_dir: str | os.PathLike | None = None) -> tuple[list[str], list[str]]:
+    """(reviews with text, reviews without) among ``wanted`` (None: all 20), in registry order:
+    a notebook runs on the first and names the second, so the study never shrinks silently."""
+    present = set(available_reviews(data_dir))
+    unknown = [r for r in (wanted or []) if r not in REVIEWS]
+    if unknown:
+        raise DataError(f"unknown review(s) {unknown}; known: {', '.join(REVIEWS)}")
+    chosen = [r for r in REVIEWS if wanted is None or r in wanted]
+    return [r for r in chosen if r in present], [r for r in chosen if r not in present]
+
+
 def load_review(
     slug: str, data_dir: str | os.PathLike | None = None, sep_token: str = DEFAULT_SEP
 ) -> pd.DataFrame:
     """Validated table of one review: record_id, pmid, title, abstract, label (1 = included),
-    text (title + sep_token + abstract, SPECTER's input convention).
+    text (title + sep_token + abstract, SPECTER's input convention), empty_text (flag).
 
     Missing abstracts become "" and are counted in ``df.attrs["n_missing_abstract"]``:
     they are kept, because dropping them would change the review's prevalence.
     """
     path = review_path(slug, data_dir)
-    return validate_review_table(_read_csv(path), str(path), sep_token)
+    return validate_review_table(_read_csv(path), str(path), sep_token=sep_token)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
-    except Exception as exc:  # pandas raises many kinds for broken gzip/CSV
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8", newline="") as f:
+            header = next(csv.reader(f), [])
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as exc:  # pandas and gzip raise many kinds for broken files
         raise DataError(f"{path}: cannot be read as CSV ({exc})") from exc
+    duplicated = sorted({c for c in header if header.count(c) > 1})
+    if duplicated:  # pandas would silently rename the second one to `<name>.1`
+        raise DataError(f"{path}: column(s) {duplicated} appear more than once in the header")
+    return table
 
 
-def validate_review_table(raw: pd.DataFrame, source: str, sep_token: str = DEFAULT_SEP) -> pd.DataFrame:
-    """Check columns and labels and build the text column; ``source`` names the file in errors."""
+def table_checksum(df: pd.DataFrame) -> str:
+    """sha256 of a review's content (the columns of REQUIRED_COLUMNS as text, in row order),
+    independent of CSV quoting or compression: the data's identity in every results key."""
+    h = hashlib.sha256()
+    for row in df[list(REQUIRED_COLUMNS)].astype(str).itertuples(index=False):
+        h.update("\x1f".join(row).encode("utf-8") + b"\x1e")
+    return h.hexdigest()
+
+
+def _where(positions, from_file: bool) -> str:
+    """Rows named as a user finds them: spreadsheet rows of the file (header = row 1), or
+    the table's own index for an in-memory table."""
+    shown = [int(p) + 2 for p in positions[:5]] if from_file else list(positions[:5])
+    more = f" and {len(positions) - 5} more" if len(positions) > 5 else ""
+    return ("file row(s) " if from_file else "index ") + ", ".join(map(str, shown)) + more
+
+
+def _label_text(value) -> str:
+    """A label cell as text: '1'/'0' for 1, 0, 1.0, ' 1 '; '' for missing; else its text."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and float(value) in (0.0, 1.0):
+        return str(int(value))
+    return str(value).strip()
+
+
+def validate_review_table(raw: pd.DataFrame, source: str, *, sep_token: str = DEFAULT_SEP,
+                          from_file: bool = True) -> pd.DataFrame:
+    """Check columns, labels and ids and build the text column; ``source`` names the file in
+    errors and ``from_file`` says whether rows are named as file rows or by the index.
+
+    Rows with neither title nor abstract are kept (dropping them would change the review) and
+    flagged in the ``empty_text`` column, counted in ``df.attrs["n_empty_text"]``."""
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise DataError(f"{source}: missing column(s) {missing}; found {list(raw.columns)}")
     if raw.empty:
         raise DataError(f"{source}: no rows")
-    labels = raw["label"].astype(str).str.strip()
-    bad = sorted(set(labels) - {"0", "1"})
-    if bad:
-        row = int(labels[~labels.isin(["0", "1"])].index[0])
+    raw = raw.reset_index(drop=True) if from_file else raw
+    labels = raw["label"].map(_label_text)
+    bad = ~labels.isin(["0", "1"])
+    if bad.any():
+        values = sorted({v if v else "<empty>" for v in labels[bad]})
         raise DataError(
-            f"{source}: column 'label' has unknown value(s) {bad[:5]} (first at row {row}); "
-            "expected 1 = included, 0 = excluded"
+            f"{source}: column 'label' has unknown value(s) {values[:5]} at "
+            f"{_where(list(raw.index[bad.to_numpy()]), from_file)}; expected 1 = included, 0 = excluded"
         )
+    ids = raw["record_id"].astype(str)
+    dup = ids.duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise DataError(f"{source}: column 'record_id' repeats value(s) {sorted(set(ids[dup]))[:5]} at "
+                        f"{_where(list(raw.index[dup]), from_file)}; every record needs its own id")
     df = pd.DataFrame(
         {
-            "record_id": raw["record_id"].astype(str),
-            "pmid": raw["pmid"].astype(str),
-            "title": raw["title"].fillna("").astype(str).str.strip(),
-            "abstract": raw["abstract"].fillna("").astype(str).str.strip(),
-            "label": labels.astype(int),
+            "record_id": ids.to_numpy(),
+            "pmid": raw["pmid"].astype(str).to_numpy(),
+            "title": raw["title"].fillna("").astype(str).str.strip().to_numpy(),
+            "abstract": raw["abstract"].fillna("").astype(str).str.strip().to_numpy(),
+            "label": labels.astype(int).to_numpy(),
         }
     )
     for cls, name in ((1, "included"), (0, "excluded")):
         if not (df["label"] == cls).any():
             raise DataError(f"{source}: no {name} rows (label {cls}); screening needs both classes")
-    if (df["title"] == "").all() and (df["abstract"] == "").all():
+    df["empty_text"] = (df["title"] == "") & (df["abstract"] == "")
+    if df["empty_text"].all():
         raise DataError(f"{source}: every title and abstract is empty")
     df["text"] = df["title"] + sep_token + df["abstract"]
-    df.attrs["n_missing_abstract"] = int((df["abstract"] == "").sum())
-    df.attrs["source"] = source
+    df.attrs.update(n_missing_abstract=int((df["abstract"] == "").sum()),
+                    n_empty_text=int(df["empty_text"].sum()), source=source,
+                    checksum=table_checksum(df))
     return df
 
 
@@ -179,7 +241,7 @@ def label_summary(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
             n, inc = len(df), int(df["label"].sum())
             row.update(status="ok", total=n, included=inc, excluded=n - inc,
                        included_pct=100 * inc / n, excluded_pct=100 * (n - inc) / n,
-                       no_abstract=df.attrs["n_missing_abstract"],
+                       no_abstract=df.attrs["n_missing_abstract"], empty_text=df.attrs["n_empty_text"],
                        diff_total=n - rev.study_total, diff_included=inc - rev.study_included)
         else:
             row.update(status="missing")

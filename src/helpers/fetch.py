@@ -19,10 +19,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
-from .data import REQUIRED_COLUMNS, REVIEWS, candidate_data_dirs
+from .config import project_root
+from .data import REVIEWS, candidate_data_dirs, table_checksum
 from .io import atomic_path
+from .progress import progress as progress_bar
 
 RAW = "https://raw.githubusercontent.com"
 SYNERGY = f"{RAW}/asreview/synergy-dataset"
@@ -48,16 +49,7 @@ class ChecksumError(RuntimeError):
 
 
 def checksums_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "data" / "checksums.json"
-
-
-def table_checksum(df: pd.DataFrame) -> str:
-    """sha256 of the table's content (columns of REQUIRED_COLUMNS as text, in row order),
-    independent of CSV quoting or compression."""
-    h = hashlib.sha256()
-    for row in df[list(REQUIRED_COLUMNS)].astype(str).itertuples(index=False):
-        h.update("\x1f".join(row).encode("utf-8") + b"\x1e")
-    return h.hexdigest()
+    return project_root() / "data" / "checksums.json"
 
 
 # ---------------------------------------------------------------- parsing (offline, tested)
@@ -161,7 +153,7 @@ def build_review(slug: str, ids_dir: Path | None = None) -> pd.DataFrame:
             raise FileNotFoundError(f"{ids_file}: the PMID list is needed to fetch {slug} from PubMed")
         ids = pd.read_csv(ids_file, dtype=str, keep_default_na=False)
         pmids, records = ids["pmid"].tolist(), {}
-        for s in tqdm(range(0, len(pmids), 200), desc=f"PubMed {slug}"):
+        for s in progress_bar(range(0, len(pmids), 200), desc=f"PubMed {slug}"):
             records.update(parse_pubmed_xml(_download(
                 f"{EFETCH}?db=pubmed&retmode=xml&id={','.join(pmids[s:s + 200])}")))
             time.sleep(0.34)  # NCBI: at most 3 requests per second without an API key
@@ -170,20 +162,22 @@ def build_review(slug: str, ids_dir: Path | None = None) -> pd.DataFrame:
                             "of Howard et al. 2016 by hand; see data/README.md)")
 
 
-def fetch_missing(data_dir=None) -> list[str]:
-    """Build every review whose file is absent into the first writable data folder; returns
-    the slugs built. Raises OSError when there is no internet."""
-    folders = candidate_data_dirs(data_dir)
-    existing = next((f for f in folders if f.is_dir() and any(f.glob("*.csv.gz"))), None)
-    target = existing if existing and _writable(existing) else folders[-1]
+def fetch_missing(target_dir: str | Path) -> list[str]:
+    """Build every review that no data folder holds into ``target_dir`` (a folder the user
+    named for it; never another) and return the slugs built. The PMID lists of the ids-only
+    reviews are read from whichever data folder has ``ids_only/``. Raises OSError when there
+    is no internet, before anything is written."""
+    target = Path(target_dir)
+    folders = [target, *candidate_data_dirs()]
     missing = [s for s in REVIEWS if not any((f / f"{s}.csv.gz").is_file() for f in folders)]
     if not missing:
         return []
+    ids_dir = next((f for f in folders if (f / "ids_only").is_dir()), None)
     _download("https://eutils.ncbi.nlm.nih.gov/", retries=1)  # fail fast without internet
     built = []
-    for slug in tqdm(missing, desc="fetch reviews"):
+    for slug in progress_bar(missing, desc="fetch reviews"):
         try:
-            df = build_review(slug, existing)
+            df = build_review(slug, ids_dir)
         except FileNotFoundError as exc:
             print(f"[fetch] skipped {slug}: {exc}")
             continue
@@ -191,13 +185,3 @@ def fetch_missing(data_dir=None) -> list[str]:
         _write_table(df, target / f"{slug}.csv.gz")
         built.append(slug)
     return built
-
-
-def _writable(folder: Path) -> bool:
-    try:
-        probe = folder / ".write-probe"
-        probe.touch()
-        probe.unlink()
-        return True
-    except OSError:
-        return False

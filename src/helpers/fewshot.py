@@ -16,7 +16,7 @@ class Split:
     eval: np.ndarray   # every other row position, in original order
 
 
-def fewshot_split(labels, n_per_class: int = 8, seed: int = 0) -> Split:
+def fewshot_split(labels, *, n_per_class: int = 8, seed: int = 0) -> Split:
     """Draw ``n_per_class`` included and excluded rows at random as the training set.
 
     Each class must keep at least one row for evaluation, otherwise the work-saved metric
@@ -41,7 +41,7 @@ def fewshot_split(labels, n_per_class: int = 8, seed: int = 0) -> Split:
     return Split(train=train_idx, eval=np.flatnonzero(eval_mask))
 
 
-def make_pairs(labels, n_positive: int = 40, n_negative: int = 40, seed: int = 0) -> np.ndarray:
+def make_pairs(labels, *, n_positive: int = 40, n_negative: int = 40, seed: int = 0) -> np.ndarray:
     """Random pairs over the training examples: ``(i, j, same_class)`` rows.
 
     Positives are split evenly between the two classes (the study is silent; our default),
@@ -65,7 +65,7 @@ def make_pairs(labels, n_positive: int = 40, n_negative: int = 40, seed: int = 0
     return np.asarray(pairs, dtype=np.int64)
 
 
-def stratified_batches(pairs: np.ndarray, batch_size: int = 16, seed: int = 0) -> list[np.ndarray]:
+def stratified_batches(pairs: np.ndarray, *, batch_size: int = 16, seed: int = 0) -> list[np.ndarray]:
     """Shuffle positives and negatives separately and deal them into batches in proportion,
     so every batch holds both kinds (the loss needs positives in the numerator and
     negatives in the denominator)."""

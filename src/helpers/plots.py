@@ -1,22 +1,59 @@
-"""Figure style and saving with a provenance line (encoder, data, mode). No computation."""
+"""Figure style, fixed colours and names, saving with a provenance line, and the figure and
+table types the notebooks share. No computation: everything drawn is passed in.
+
+One colour per review and per method across every figure, and one display name per method
+in legends and tables (``method_label``), so a reader can follow a review or a method from
+page to page.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 import seaborn as sns
 
+from .data import REVIEWS
+
 CLASS_NAMES = {1: "included", 0: "excluded"}
+CLASS_COLORS = {"included": "#d1495b", "excluded": "#3b6ea8"}
+REVIEW_COLORS = dict(zip(REVIEWS, sns.color_palette("tab20", len(REVIEWS)).as_hex()))
+METHODS = {  # name in the results table -> (display name, colour)
+    "base": ("Base", "#7f7f7f"),
+    "lora": ("LoRA (study)", "#1f77b4"),
+    "lora+int4": ("LoRA + 4-bit", "#17becf"),
+    "lora+wanda50": ("LoRA + Wanda 50 %", "#9467bd"),
+    "hybrid-sqrt": ("hybrid, √S split", "#2ca02c"),
+    "hybrid-both": ("hybrid, S in both", "#98df8a"),
+    "peft-svd": ("peft svd", "#ff7f0e"),
+    "peft-ties": ("peft ties", "#ffbb78"),
+    "peft-dare_ties": ("peft dare_ties", "#8c564b"),
+    "peft-cat": ("peft cat", "#c49c94"),
+    "tfidf+lr": ("TF-IDF + LR", "#bcbd22"),
+    "setfit": ("setfit", "#e377c2"),
+    "asreview-oneshot": ("ASReview one-shot", "#d62728"),
+    "asreview-al": ("ASReview active learning", "#8b0000"),
+}
+
+
+def method_label(name: str) -> str:
+    return METHODS.get(name, (name, None))[0]
+
+
+def method_color(name: str, fallback_index: int = 0) -> str:
+    colour = METHODS.get(name, (None, None))[1]
+    return colour or sns.color_palette("dark", 10).as_hex()[fallback_index % 10]
 
 
 def setup_style() -> None:
-    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    sns.set_theme(context="notebook", style="whitegrid")
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight",
                          "svg.fonttype": "none"})
 
 
-def provenance(encoder: str, mode: str, data: str, extra: str = "") -> str:
+def provenance(*, encoder: str, mode: str, data: str, extra: str = "") -> str:
     """The line every figure carries: which encoder, which data, which mode made it."""
     parts = [f"encoder: {encoder}", f"data: {data}", f"mode: {mode}"]
     return " · ".join(parts + ([extra] if extra else []))
@@ -24,7 +61,7 @@ def provenance(encoder: str, mode: str, data: str, extra: str = "") -> str:
 
 def save_figure(fig: plt.Figure, name: str, figures_dir: Path, caption: str) -> list[Path]:
     """Stamp the provenance caption under the figure and write PNG and SVG."""
-    fig.text(0.01, -0.01, caption, ha="left", va="top", fontsize=8, color="0.35")
+    fig.text(0.01, -0.01, caption, ha="left", va="top", fontsize=8, color="0.35", wrap=True)
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     paths = [figures_dir / f"{name}.{ext}" for ext in ("png", "svg")]
@@ -33,19 +70,39 @@ def save_figure(fig: plt.Figure, name: str, figures_dir: Path, caption: str) -> 
     return paths
 
 
-def tsne_scatter(ax, points, reviews, labels, title: str) -> None:
-    """Colour by review, marker by class (circle = included, x = excluded); a single review
-    is coloured by class instead, so the two classes stand apart."""
-    frame = {"x": points[:, 0], "y": points[:, 1], "review": list(reviews),
-             "class": [CLASS_NAMES[int(v)] for v in labels]}
-    hue = "review" if len(set(frame["review"])) > 1 else "class"
-    sns.scatterplot(data=frame, x="x", y="y", hue=hue, style="class",
+def table(df: pd.DataFrame, *, caption: str = "", decimals: int = 3, hide_index: bool = False):
+    """A Styler with integer columns as integers with thousands separators, other numbers to
+    ``decimals`` places, missing values as '–'."""
+    formats = {}
+    for col in df.columns:
+        values = df[col]
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            continue
+        finite = values.dropna()
+        # counts that NaN turned into floats are still counts (whole numbers, not all 0/1)
+        integral = pd.api.types.is_integer_dtype(values) or (
+            len(finite) > 0 and bool((finite == finite.round()).all()) and finite.abs().max() >= 2)
+        formats[col] = "{:,.0f}" if integral else f"{{:,.{decimals}f}}"
+    styler = df.style.format(formats, na_rep="–")
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler.hide(axis="index") if hide_index else styler
+
+
+def tsne_scatter(ax, points, reviews, labels, *, title: str) -> None:
+    """Colour by review (its fixed colour), marker by class (circle = included, x = excluded);
+    a single review is coloured by class instead, so the two classes stand apart."""
+    frame = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "review": list(reviews),
+                          "class": [CLASS_NAMES[int(v)] for v in labels]})
+    single = frame["review"].nunique() == 1
+    sns.scatterplot(data=frame, x="x", y="y", hue="class" if single else "review",
+                    palette=CLASS_COLORS if single else REVIEW_COLORS, style="class",
                     markers={"included": "o", "excluded": "X"}, style_order=["included", "excluded"],
                     s=18, alpha=0.75, linewidth=0, ax=ax)
     ax.set(title=title, xlabel="t-SNE 1", ylabel="t-SNE 2", xticks=[], yticks=[])
 
 
-def cosine_heatmap(ax, sim, n_included: int, title: str) -> None:
+def cosine_heatmap(ax, sim, n_included: int, *, title: str) -> None:
     """Class-ordered cosine matrix with the class boundary drawn."""
     im = ax.imshow(sim, cmap="viridis", vmin=-1 if sim.min() < 0 else 0, vmax=1, interpolation="nearest")
     ax.axhline(n_included - 0.5, color="white", lw=1.2)
@@ -57,17 +114,16 @@ def cosine_heatmap(ax, sim, n_included: int, title: str) -> None:
     plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04).set_label("cosine similarity", labelpad=2)
 
 
-def score_distributions(ax_density, ax_survival, scores, labels, threshold: float, label: str) -> None:
+def score_distributions(ax_density, ax_survival, scores, labels, *, threshold: float, label: str) -> None:
     """Per-class density of the classifier score, and survival 1 - CDF with the @95 threshold."""
-    import numpy as np
-
     for cls in (1, 0):
         s = np.sort(np.asarray(scores)[np.asarray(labels) == cls])
         name = CLASS_NAMES[cls]
-        sns.kdeplot(s, ax=ax_density, fill=True, alpha=0.3, label=name, cut=0, clip=(0, 1), warn_singular=False)
-        ax_survival.step(s, 1 - np.arange(1, len(s) + 1) / len(s), where="post", label=name)
+        sns.kdeplot(s, ax=ax_density, fill=True, alpha=0.3, label=name, cut=0, clip=(0, 1), warn_singular=False,
+                    color=CLASS_COLORS[name])
+        ax_survival.step(s, 1 - np.arange(1, len(s) + 1) / len(s), where="post", label=name, color=CLASS_COLORS[name])
     for ax in (ax_density, ax_survival):
-        ax.axvline(threshold, color="crimson", ls="--", lw=1, label="threshold (recall ≥ 0.95)")
+        ax.axvline(threshold, color="black", ls="--", lw=1, label="threshold (recall ≥ 0.95)")
         ax.set_xlim(0, 1)
         ax.set_xlabel("logistic-regression score P(included)")
     ax_density.set(title=f"{label}: score density", ylabel="density")
@@ -76,26 +132,25 @@ def score_distributions(ax_density, ax_survival, scores, labels, threshold: floa
     ax_survival.legend(fontsize=8)
 
 
-VARIANT_LABELS = {"base": "Base", "lora": "LoRA", "lora+int4": "LoRA + 4-bit", "lora+wanda50": "LoRA + pruning (Wanda 50 %)"}
-
-
-def per_review_dots(ax, summary, order: list[str], variants: list[str], missing: set[str], flagged: set[str]) -> None:
-    """Mean AWSS@95 per review and variant with the spread across seeds as error bars;
-    reviews without text keep their row, marked 'no text here'; flagged reviews get a '†'."""
-    import numpy as np
-
-    offsets = np.linspace(-0.27, 0.27, len(variants))
-    palette = sns.color_palette("colorblind", len(variants))
-    for k, (variant, dy) in enumerate(zip(variants, offsets)):
-        d = summary[summary.variant == variant].set_index("review")
-        ys = [i + dy for i, r in enumerate(order) if r in d.index]
-        xs = [d.loc[r, "mean"] for r in order if r in d.index]
-        err = [0 if np.isnan(d.loc[r, "std"]) else d.loc[r, "std"] for r in order if r in d.index]
-        ax.errorbar(xs, ys, xerr=err, fmt="o", ms=4, capsize=2, color=palette[k], label=VARIANT_LABELS.get(variant, variant))
+def per_review_dots(ax, summary: pd.DataFrame, order: list[str], methods: list[str], *, missing: set[str] = frozenset(),
+                    flagged: set[str] = frozenset(), metric_label: str = "AWSS@95") -> None:
+    """Mean per review and method (rows of ``summary``: review, variant, mean, std) with ± 1 sd
+    across seeds as error bars; reviews without text keep their row, marked 'no text here';
+    flagged reviews get a '†'. Methods sit side by side within a review's row; nothing joins
+    the points, since reviews are not ordered."""
+    offsets = np.linspace(-0.3, 0.3, len(methods)) if len(methods) > 1 else [0.0]
+    for k, (method, dy) in enumerate(zip(methods, offsets)):
+        d = summary[summary.variant == method].set_index("review")
+        present = [r for r in order if r in d.index]
+        ax.errorbar([d.loc[r, "mean"] for r in present], [order.index(r) + dy for r in present],
+                    xerr=[0 if np.isnan(d.loc[r, "std"]) else d.loc[r, "std"] for r in present],
+                    fmt="o", ms=4, capsize=2, lw=1, color=method_color(method, k), label=method_label(method))
     for i, r in enumerate(order):
         if r in missing:
             ax.text(0.02, i, "no text here", va="center", fontsize=8, color="0.5", transform=ax.get_yaxis_transform())
     ax.set_yticks(range(len(order)), [f"{r} †" if r in flagged else r for r in order])
-    ax.invert_yaxis()
+    for tick, r in zip(ax.get_yticklabels(), order):
+        tick.set_color("0.5" if r in missing else "black")
+    ax.set_ylim(len(order) - 0.5, -0.5)
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlabel("AWSS@95 (mean over seeds; bars: ± 1 sd)")
+    ax.set_xlabel(f"{metric_label} (mean over seeds; bars: ± 1 sd)")

@@ -40,3 +40,23 @@ def block_means(sim: np.ndarray, n_included: int) -> dict[str, float]:
     return {"included-included": float(sim[inc, inc][off[inc, inc]].mean()),
             "excluded-excluded": float(sim[exc, exc][off[exc, exc]].mean()),
             "included-excluded": float(sim[inc, exc].mean())}
+
+
+def neighbour_agreement(vectors: np.ndarray, groups, *, k: int = 10) -> float:
+    """Mean share of each point's ``k`` nearest neighbours (cosine, itself excluded) that
+    belong to its own group: 1 = groups perfectly separated, the group's share = chance."""
+    from sklearn.neighbors import NearestNeighbors
+
+    groups = np.asarray(groups)
+    k = min(k, len(groups) - 1)
+    nn = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(vectors)
+    idx = nn.kneighbors(vectors, return_distance=False)[:, 1:]
+    return float((groups[idx] == groups[:, None]).mean())
+
+
+def chance_agreement(groups) -> float:
+    """What ``neighbour_agreement`` gives for neighbours drawn at random: the mean over points
+    of their own group's share of the other points."""
+    groups = np.asarray(groups)
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    return float(((counts[inverse] - 1) / (len(groups) - 1)).mean())

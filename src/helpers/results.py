@@ -1,0 +1,146 @@
+"""The results table: one row per review × variant × seed × settings, identified by a key of
+every setting that changes its numbers. This is the only code that reads or writes
+``results/results.csv``; notebooks and sweeps use ``read``, ``select``, ``done`` and ``append``.
+
+A row stores its identity twice: as readable columns (review, data checksum, split, encoder
+fingerprint, pooling, max length, normalisation, and the variant's own settings as JSON:
+training arguments, compression, composition, peer configuration) and as one hash of all
+of them, ``key``, which is what matching uses. A row written before keys existed has no
+``key`` and so is never matched: it counts as not done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .io import atomic_path, file_lock
+
+SCHEMA = 2  # bump when the meaning of a key changes: every older row then counts as not done
+LEDGER_ENV = "SLR_RESULTS_LEDGER"
+
+
+class ResultsError(RuntimeError):
+    """The results table cannot be read or written; the message names the file."""
+
+
+def canonical_json(settings: dict) -> str:
+    """One spelling per settings dict, so equal settings give equal keys."""
+    return json.dumps(settings, sort_keys=True, separators=(",", ":"), default=_plain)
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return list(value)
+    if hasattr(value, "item"):  # NumPy scalars
+        return value.item()
+    raise TypeError(f"setting of type {type(value).__name__} cannot be written to a key: {value!r}")
+
+
+@dataclass(frozen=True)
+class RowKey:
+    """Everything that identifies a row's numbers. Encoder fields are empty for methods that
+    use no encoder (TF-IDF, ASReview), so their rows serve every encoder's comparison."""
+
+    review: str
+    data_checksum: str
+    variant: str
+    seed: int
+    n_per_class: int
+    eval_cap: int | None
+    settings: str = "{}"             # canonical JSON of the variant's own settings
+    encoder: str = ""
+    encoder_fingerprint: str = ""
+    pooling: str = ""
+    max_length: int | None = None
+    normalize: bool | None = None
+
+    @property
+    def hash(self) -> str:
+        fields = asdict(self) | {"schema": SCHEMA}
+        return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=12).hexdigest()
+
+    def columns(self) -> dict:
+        """The readable identity columns of a row, plus ``key``."""
+        return {**asdict(self), "key": self.hash}
+
+
+def make_key(*, review: str, data_checksum: str, variant: str, seed: int, n_per_class: int,
+             eval_cap: int | None, settings: dict, encoder: dict | None = None) -> RowKey:
+    """A row key; ``encoder`` is ``Encoder.identity()`` or None for encoder-free methods."""
+    return RowKey(review=review, data_checksum=data_checksum, variant=variant, seed=int(seed),
+                  n_per_class=int(n_per_class), eval_cap=None if eval_cap is None else int(eval_cap),
+                  settings=canonical_json(settings), **(encoder or {}))
+
+
+def read(path: Path) -> pd.DataFrame:
+    """The table (empty if there is none yet). An unreadable file is an error naming it, never
+    silently replaced: it may hold hours of computation."""
+    path = Path(path)
+    if not path.is_file():
+        return pd.DataFrame(columns=["key"])
+    try:
+        table = pd.read_csv(path, dtype={"key": str, "settings": str, "data_checksum": str})
+    except Exception as exc:  # pandas raises many kinds for broken CSV
+        raise ResultsError(f"{path}: cannot be read as a results table ({type(exc).__name__}: {exc}); "
+                           "move it aside to start a new one") from exc
+    if "review" not in table.columns or "variant" not in table.columns:
+        raise ResultsError(f"{path}: not a results table (columns {list(table.columns)[:8]}); "
+                           "move it aside to start a new one")
+    if "key" not in table.columns:  # written before keys existed: never matched
+        table["key"] = pd.NA
+    return table
+
+
+def done(table: pd.DataFrame, keys: list[RowKey]) -> list[bool]:
+    """For each key, whether the table already holds its row (so a re-run skips it)."""
+    present = set(table["key"].dropna())
+    return [k.hash in present for k in keys]
+
+
+def select(table: pd.DataFrame, keys: list[RowKey]) -> pd.DataFrame:
+    """The rows of these keys, in the keys' order (keys without a row are left out)."""
+    by_key = table.dropna(subset=["key"]).drop_duplicates("key", keep="last").set_index("key")
+    hashes = [k.hash for k in keys if k.hash in by_key.index]
+    return by_key.loc[hashes].reset_index()
+
+
+def append(path: Path, records: list[dict]) -> None:
+    """Add rows (a row with a key already present replaces it). Read, merge and write happen
+    under a file lock, so concurrent writers lose nothing; the write goes through a temp file
+    renamed into place, so a killed run never truncates the table."""
+    if not records:
+        return
+    if any("key" not in r for r in records):
+        raise ValueError("every record needs a 'key' column (build it with results.make_key)")
+    path = Path(path)
+    with file_lock(path):
+        old = read(path)
+        new = pd.DataFrame(records)
+        table = pd.concat([old, new], ignore_index=True) if len(old) else new
+        keyed = table["key"].notna()
+        table = pd.concat([table[~keyed], table[keyed].drop_duplicates("key", keep="last")])
+        with atomic_path(path) as tmp:
+            table.to_csv(tmp, index=False)
+
+
+def note_usage(*, reused: int, computed: int) -> None:
+    """Tell the report runner how many rows a notebook reused and computed (a line in the
+    ledger file it names in $SLR_RESULTS_LEDGER; nothing when run on its own)."""
+    ledger = os.environ.get(LEDGER_ENV)
+    if ledger:
+        with open(ledger, "a") as f:
+            f.write(f"{reused} {computed}\n")
+
+
+def read_usage(ledger: Path) -> tuple[int, int]:
+    """(rows reused, rows computed) summed over a ledger."""
+    if not Path(ledger).is_file():
+        return 0, 0
+    pairs = [tuple(map(int, line.split())) for line in Path(ledger).read_text().splitlines() if line.strip()]
+    return sum(p[0] for p in pairs), sum(p[1] for p in pairs)

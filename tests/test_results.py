@@ -1,0 +1,96 @@
+import multiprocessing as mp
+
+import pandas as pd
+import pytest
+
+from helpers import results
+
+
+def key(**changes):
+    base = dict(review="nsaids", data_checksum="abc", variant="lora", seed=0, n_per_class=8, eval_cap=None,
+                settings={"training": {"learning_rate": 0.007, "epochs": 2}},
+                encoder={"encoder": "m", "encoder_fingerprint": "f", "pooling": "mean", "max_length": 256,
+                         "normalize": True})
+    return results.make_key(**{**base, **changes})
+
+
+def row(k, awss=0.5):
+    return {**k.columns(), "awss": awss}
+
+
+def test_every_identity_field_changes_the_key_and_equal_settings_give_equal_keys():
+    k = key()
+    assert key().hash == k.hash
+    assert key(settings={"training": {"epochs": 2, "learning_rate": 0.007}}).hash == k.hash  # order does not matter
+    changed = [key(review="adhd"), key(data_checksum="abd"), key(variant="base"), key(seed=1), key(n_per_class=4),
+               key(eval_cap=200), key(settings={"training": {"learning_rate": 0.001, "epochs": 2}}),
+               key(settings={"training": {"learning_rate": 0.007, "epochs": 3}}),
+               key(encoder={"encoder": "m", "encoder_fingerprint": "g", "pooling": "mean", "max_length": 256, "normalize": True}),
+               key(encoder={"encoder": "m", "encoder_fingerprint": "f", "pooling": "cls", "max_length": 256, "normalize": True}),
+               key(encoder={"encoder": "m", "encoder_fingerprint": "f", "pooling": "mean", "max_length": 128, "normalize": True}),
+               key(encoder={"encoder": "m", "encoder_fingerprint": "f", "pooling": "mean", "max_length": 256, "normalize": False}),
+               key(encoder=None)]
+    assert len({c.hash for c in changed} | {k.hash}) == len(changed) + 1
+
+
+def test_append_replaces_by_key_and_done_and_select_follow_keys(tmp_path):
+    path = tmp_path / "results.csv"
+    a, b = key(), key(seed=1)
+    results.append(path, [row(a, 0.1)])
+    results.append(path, [row(a, 0.2), row(b, 0.3)])
+    table = results.read(path)
+    assert len(table) == 2
+    assert results.done(table, [a, b, key(seed=2)]) == [True, True, False]
+    picked = results.select(table, [b, key(seed=2), a])
+    assert picked["awss"].tolist() == [0.3, 0.2] and picked["key"].tolist() == [b.hash, a.hash]
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+def test_rows_without_keys_from_an_older_version_are_never_matched(tmp_path):
+    path = tmp_path / "results.csv"
+    pd.DataFrame([{"review": "nsaids", "variant": "lora", "seed": 0, "encoder": "m", "max_length": 256,
+                   "eval_cap": -1, "awss": 0.436}]).to_csv(path, index=False)
+    table = results.read(path)
+    assert results.done(table, [key()]) == [False] and results.select(table, [key()]).empty
+    results.append(path, [row(key(), 0.57)])
+    table = results.read(path)
+    assert len(table) == 2 and results.select(table, [key()])["awss"].tolist() == [0.57]
+
+
+def _append_many(path, start):
+    for i in range(start, start + 25):
+        results.append(path, [row(key(seed=i), i / 100)])
+
+
+def test_two_processes_appending_at_once_lose_no_row(tmp_path):
+    path = tmp_path / "results.csv"
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(path, s)) for s in (0, 25, 50, 75)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert all(p.exitcode == 0 for p in procs)
+    table = results.read(path)
+    assert len(table) == 100 and results.done(table, [key(seed=i) for i in range(100)]) == [True] * 100
+
+
+def test_a_garbage_results_file_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_bytes(b"\x00\x01garbage\xff\n\x00,,\n")
+    with pytest.raises(results.ResultsError, match=f"{path}: .*move it aside"):
+        results.read(path)
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(results.ResultsError, match="not a results table"):
+        results.read(path)
+
+
+def test_usage_ledger_sums_what_notebooks_reused_and_computed(tmp_path, monkeypatch):
+    ledger = tmp_path / "ledger.txt"
+    monkeypatch.setenv(results.LEDGER_ENV, str(ledger))
+    results.note_usage(reused=3, computed=1)
+    results.note_usage(reused=2, computed=0)
+    assert results.read_usage(ledger) == (5, 1)
+    monkeypatch.delenv(results.LEDGER_ENV)
+    results.note_usage(reused=9, computed=9)  # no ledger: nothing written
+    assert results.read_usage(ledger) == (5, 1)

@@ -1,0 +1,34 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import wilcoxon
+
+from helpers.stats import mean_with_ci, method_means, paired, paired_against
+
+
+def test_paired_agrees_with_scipy_on_a_hand_made_case():
+    a = np.array([0.61, 0.52, 0.70, 0.44, 0.83, 0.38, 0.57])
+    b = np.array([0.55, 0.50, 0.71, 0.30, 0.80, 0.30, 0.52])
+    out = paired(a, b)
+    assert out["p_wilcoxon"] == pytest.approx(wilcoxon(a, b).pvalue)
+    assert out["median_diff"] == pytest.approx(0.05) and (out["wins"], out["ties"], out["losses"]) == (6, 0, 1)
+    assert np.isnan(paired(a, a)["p_wilcoxon"])  # no differences: no test
+    with pytest.raises(ValueError, match="equal length"):
+        paired(a, b[:3])
+
+
+def test_bootstrap_ci_brackets_the_mean_and_is_seeded():
+    values = np.array([0.1, 0.3, 0.35, 0.5, 0.9, 0.2, 0.6])
+    mean, low, high = mean_with_ci(values, seed=1)
+    assert mean == pytest.approx(values.mean()) and low < mean < high
+    assert (low, high) == mean_with_ci(values, seed=1)[1:]
+    assert np.isnan(mean_with_ci(np.array([0.4]))[1])
+
+
+def test_means_and_pairs_are_over_reviews_and_review_seed_pairs():
+    rows = pd.DataFrame({"review": ["a", "a", "b", "b"] * 2, "seed": [0, 1] * 4,
+                         "variant": ["x"] * 4 + ["y"] * 4, "awss": [0.2, 0.4, 0.6, 0.8, 0.1, 0.3, 0.5, 0.9]})
+    m = method_means(rows).set_index("variant")
+    assert m.loc["x", "mean"] == pytest.approx(0.5) and m.loc["x", "reviews"] == 2 and m.loc["x", "rows"] == 4
+    t = paired_against(rows, "x", ["y"]).iloc[0]
+    assert t.comparison == "x − y" and t.n_pairs == 4 and t.wins == 3 and t.losses == 1
