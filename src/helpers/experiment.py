@@ -145,7 +145,7 @@ def fit_classifier(train_emb: np.ndarray, train_labels, *, seed: int, c: float =
 
 
 def score_variant(encoder: Encoder, data: ReviewData, *, classifier=None, c: float = 1.0,
-                  progress: bool = False) -> Scored:
+                  progress: bool = True) -> Scored:
     """Embed train + eval with ``encoder``, fit (or reuse) the classifier, score the eval set.
 
     Passing ``classifier`` scores a compressed or composed encoder with the logistic
@@ -245,9 +245,18 @@ class Trial:
     """One review × seed: the split, Base, phase 1 and LoRA, each computed once on first use,
     and a record per variant carrying its key, metrics and timings."""
 
-    def __init__(self, config: SweepConfig, review: str, seed: int, *, encoder: Encoder | None = None):
+    def __init__(self, config: SweepConfig, review: str, seed: int, *, encoder: Encoder | None = None,
+                 data: ReviewData | None = None):
         self.config, self.review, self.seed = config, review, seed
-        self.encoder = encoder or encoder_for(config)
+        if encoder is not None:
+            self.encoder = encoder
+        if data is not None:  # a table split elsewhere (helpers.screen: a user's labelled records)
+            self.data = data
+
+    @cached_property
+    def encoder(self) -> Encoder:
+        """Loaded on first use: TF-IDF and ASReview variants never need it."""
+        return encoder_for(self.config)
 
     @cached_property
     def data(self) -> ReviewData:
@@ -263,7 +272,7 @@ class Trial:
     def phase1(self) -> tuple[Encoder, dict]:
         """The encoder after phase 1 and its training log (the adapter is cached on disk)."""
         return train_lora(self.encoder, self.data.train["text"].tolist(), self.data.train["label"].to_numpy(),
-                          seed=self.seed, args=self.config.training, progress=False)
+                          seed=self.seed, args=self.config.training)
 
     @property
     def adapted(self) -> Encoder:

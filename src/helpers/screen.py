@@ -1,0 +1,295 @@
+"""Screen your own review: a reference file with some records labelled → every record ranked.
+
+    slr-screen refs.ris                                   # writes refs.ranked.ris
+    slr-screen refs.csv --method lora --output ranked.xlsx
+    python -m helpers.screen refs.tsv --label-column decision
+
+Files are read and written with ASReview's own readers and writers (CSV, TSV, XLSX, RIS), so
+ASReview's column conventions hold: title (or primary_title), abstract, and a label column
+(asreview_label, included, label, final_included, label_included, ...; RIS: ASReview's notes).
+Labels: 1/0, yes/no, y/n, included/excluded, include/exclude, relevant/irrelevant,
+true/false; blank = not screened yet. The labelled records train the chosen method; every
+record gets a score, the unlabelled ones a rank (1 = read first). Nothing is dropped: records
+without abstract are ranked on their title and flagged, duplicates are kept and flagged. The
+input file is never modified; the output is written atomically and never over the input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+STUDY_PER_CLASS = 8
+POSITIVE = {"1", "1.0", "yes", "y", "true", "included", "include", "relevant"}
+NEGATIVE = {"0", "0.0", "no", "n", "false", "excluded", "exclude", "irrelevant"}
+SUFFIXES = (".csv", ".tsv", ".tab", ".xlsx", ".ris", ".txt")
+
+
+class ScreenError(ValueError):
+    """A reference file that cannot be screened; the message names file, column and value."""
+
+
+@dataclass(frozen=True)
+class Method:
+    """A ranking method: the variant it runs (helpers.experiment / helpers.peers)."""
+
+    name: str
+    variant_name: str
+    description: str
+
+
+METHODS = {m.name: m for m in (
+    Method("lora", "lora", "the study's method: phase 1 (contrastive LoRA) + logistic regression"),
+    Method("base", "base", "the encoder without phase 1 + logistic regression"),
+    Method("tfidf", "tfidf+lr", "TF-IDF (1-2-grams) + logistic regression"),
+    Method("asreview", "asreview-oneshot", "ASReview's default model (TF-IDF + SVM), fitted once"),
+)}
+DEFAULT_METHOD = "asreview"
+
+
+@dataclass
+class Screened:
+    """The ranked records (input columns + score, rank, labelled, label, no_abstract,
+    duplicate) and what the summary reports."""
+
+    records: pd.DataFrame
+    summary: dict
+
+
+# ---------------------------------------------------------------- reading
+
+def _reader(path: Path):
+    from .peers import load_asreview
+
+    load_asreview()
+    from asreview.extensions import load_extension
+
+    return load_extension("readers", path.suffix.lower())
+
+
+def _writer(path: Path):
+    from asreview.extensions import load_extension
+
+    return load_extension("writers", path.suffix.lower())
+
+
+def read_references(path: Path) -> pd.DataFrame:
+    """The file's records as ASReview reads them (raw columns), after checks that name the
+    file: it exists, has a supported format, is not empty, and text files are UTF-8."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScreenError(f"{path}: file not found")
+    if path.suffix.lower() not in SUFFIXES:
+        raise ScreenError(f"{path}: unsupported format {path.suffix!r}; use one of {', '.join(SUFFIXES)}")
+    data = path.read_bytes()
+    if not data.strip():
+        raise ScreenError(f"{path}: the file is empty")
+    if path.suffix.lower() != ".xlsx":
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScreenError(f"{path}: not UTF-8 at byte {exc.start} ({data[exc.start:exc.end]!r}); "
+                              "save the file as UTF-8 and try again") from exc
+    try:
+        raw = _reader(path).read_data(path)
+    except Exception as exc:  # each reader raises its own kinds
+        raise ScreenError(f"{path}: cannot be read as {path.suffix} ({type(exc).__name__}: {exc})") from exc
+    if raw.empty:
+        raise ScreenError(f"{path}: no records")
+    return raw
+
+
+def _label_source(raw: pd.DataFrame, label_column: str | None, path: Path) -> str | None:
+    """The raw column holding labels: the one named, else the first of ASReview's names."""
+    from asreview.data.base import BaseReader
+
+    by_lower = {str(c).strip().lower(): c for c in raw.columns}
+    if label_column is not None:
+        if label_column.strip().lower() not in by_lower:
+            raise ScreenError(f"{path}: no column {label_column!r} (label_column); columns: {list(raw.columns)}")
+        return by_lower[label_column.strip().lower()]
+    names = BaseReader.__alternative_column_names__["included"]
+    return next((by_lower[n] for n in names if n in by_lower), None)
+
+
+def parse_labels(values: pd.Series, *, path: Path, column: str) -> pd.Series:
+    """1 / 0 / <NA> per record; a value it cannot read is an error naming it and its rows."""
+    text = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip().lower())
+    text = text.replace({"<na>": "", "nan": "", "none": ""})
+    bad = ~text.isin(POSITIVE | NEGATIVE | {""})
+    if bad.any():
+        shown = sorted(set(values[bad].astype(str)))[:5]
+        rows = [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())[:5]]
+        raise ScreenError(f"{path}: column {column!r} has label value(s) {shown} it cannot read (record(s) {rows}); "
+                          f"use 1/0, yes/no, included/excluded, or leave it blank for records not screened yet")
+    return text.map(lambda t: 1 if t in POSITIVE else 0 if t in NEGATIVE else pd.NA).astype("Int64")
+
+
+def prepare(raw: pd.DataFrame, *, path: Path, label_column: str | None = None) -> pd.DataFrame:
+    """Title, abstract, label per record (ASReview's column conventions) and the flags."""
+    reader = _reader(path)
+    source = _label_source(raw, label_column, path)
+    clean = reader.clean_data(raw.copy())
+    if "title" not in clean.columns and "abstract" not in clean.columns:
+        raise ScreenError(f"{path}: no title or abstract column (ASReview's names: title/primary_title, "
+                          f"abstract/notes_abstract); columns: {list(raw.columns)}")
+    if source is None and "included" not in clean.columns:
+        raise ScreenError(f"{path}: no label column (e.g. 'included' or 'label_included'); name yours with "
+                          f"label_column / --label-column; columns: {list(raw.columns)}")
+    labels = parse_labels(raw[source] if source is not None else clean["included"], path=path,
+                          column=str(source if source is not None else "included (RIS notes)"))
+    text = pd.DataFrame({col: clean[col].fillna("").astype(str).str.strip() if col in clean.columns else ""
+                         for col in ("title", "abstract")})
+    out = text.assign(label=labels.to_numpy(), no_abstract=text["abstract"] == "")
+    key = (out["title"].str.lower().str.split().str.join(" ") + "\x1f" +
+           out["abstract"].str.lower().str.split().str.join(" "))
+    out["duplicate"] = key.duplicated(keep="first") & (key != "\x1f")
+    return out
+
+
+def check_labels(prepared: pd.DataFrame, *, path: Path) -> None:
+    """At least 2 labelled records per class (phase 1 needs pairs); a warning below the
+    study's 8 per class."""
+    counts = {cls: int((prepared["label"] == cls).sum()) for cls in (1, 0)}
+    for cls, name in ((1, "included"), (0, "excluded")):
+        if counts[cls] < 2:
+            raise ScreenError(f"{path}: {counts[cls]} record(s) labelled {name}; at least 2 per class are needed")
+    if min(counts.values()) < STUDY_PER_CLASS:
+        warnings.warn(f"{path}: {counts[1]} included and {counts[0]} excluded labels; the study uses "
+                      f"{STUDY_PER_CLASS} per class, fewer make the ranking less reliable", stacklevel=2)
+    if counts[1] + counts[0] == len(prepared):
+        raise ScreenError(f"{path}: every record is labelled; nothing is left to rank")
+
+
+# ---------------------------------------------------------------- ranking
+
+def rank(prepared: pd.DataFrame, *, method: str = DEFAULT_METHOD, encoder: str = "auto", seed: int = 0,
+         name: str = "your review") -> np.ndarray:
+    """A score per unlabelled record (higher = more likely included): the chosen method
+    trained on the labelled records exactly as ``helpers.experiment`` trains it on a review's
+    16 (included first, then excluded, each in file order)."""
+    from .experiment import BASE, LORA, ReviewData, SweepConfig, Trial
+    from .fewshot import Split
+    from .peers import ASREVIEW_ONESHOT, TFIDF_LR
+
+    if method not in METHODS:
+        raise ScreenError(f"method {method!r} unknown; choose one of {', '.join(METHODS)}")
+    variant = {v.name: v for v in (BASE, LORA, TFIDF_LR, ASREVIEW_ONESHOT)}[METHODS[method].variant_name]
+    trial = Trial(SweepConfig(encoder=encoder), name, seed)
+    sep = trial.encoder.sep_token if variant.uses_encoder else " "
+    labels = prepared["label"]
+    split = Split(train=np.r_[np.flatnonzero((labels == 1).fillna(False).to_numpy()),
+                              np.flatnonzero((labels == 0).fillna(False).to_numpy())],
+                  eval=np.flatnonzero(labels.isna().to_numpy()))
+    table = prepared.assign(text=prepared["title"] + sep + prepared["abstract"], label=labels.fillna(0).astype(int))
+    trial.data = ReviewData(name, table, split, seed, n_per_class=0, eval_cap=None)
+    return np.asarray(variant.score(trial).scores, dtype=float)
+
+
+def screen(input_path: str | Path, *, label_column: str | None = None, method: str = DEFAULT_METHOD,
+           encoder: str = "auto", seed: int = 0) -> Screened:
+    """Read, check, rank. ``records`` keeps the file's own columns plus score, rank, labelled,
+    label, no_abstract and duplicate; unlabelled records come first by score (rank 1 = read
+    first), then the labelled ones (no score: they are screened already)."""
+    path = Path(input_path)
+    start = time.perf_counter()
+    raw = read_references(path)
+    prepared = prepare(raw, path=path, label_column=label_column)
+    check_labels(prepared, path=path)
+    labelled = prepared["label"].notna().to_numpy()
+    scores = np.full(len(prepared), np.nan)
+    scores[~labelled] = rank(prepared, method=method, encoder=encoder, seed=seed, name=path.stem)
+    out = raw.copy()
+    out["score"] = scores
+    out["labelled"] = labelled
+    out["label"] = prepared["label"].to_numpy()
+    out["no_abstract"] = prepared["no_abstract"].to_numpy()
+    out["duplicate"] = prepared["duplicate"].to_numpy()
+    order = np.r_[np.flatnonzero(~labelled)[np.argsort(-scores[~labelled], kind="stable")], np.flatnonzero(labelled)]
+    out = out.iloc[order]
+    out["rank"] = pd.array([*range(1, int((~labelled).sum()) + 1)] + [pd.NA] * int(labelled.sum()), dtype="Int64")
+    summary = {"file": path.name, "records": len(raw), "labelled included": int((prepared["label"] == 1).sum()),
+               "labelled excluded": int((prepared["label"] == 0).sum()), "to rank": int((~labelled).sum()),
+               "without abstract (ranked on title)": int(prepared["no_abstract"].sum()),
+               "duplicates (kept, flagged)": int(prepared["duplicate"].sum()), "method": method,
+               "encoder": _encoder_label(encoder) if method in ("lora", "base") else "– (TF-IDF)",
+               "seconds": round(time.perf_counter() - start, 1)}
+    return Screened(out, summary)
+
+
+def _encoder_label(encoder: str) -> str:
+    from .encoder import display_name, resolve_encoder_name
+
+    return display_name(resolve_encoder_name(encoder))
+
+
+# ---------------------------------------------------------------- writing
+
+def default_output(input_path: Path) -> Path:
+    return input_path.with_name(f"{input_path.stem}.ranked{input_path.suffix}")
+
+
+def write(screened: Screened, output_path: Path, *, input_path: Path) -> Path:
+    """Write the ranked records in the output's format (ASReview's writers), atomically, and
+    never over the input."""
+    from .io import atomic_path
+
+    output_path, input_path = Path(output_path), Path(input_path)
+    if output_path.resolve() == input_path.resolve():
+        raise ScreenError(f"{output_path}: the output would overwrite the input; choose another --output")
+    if output_path.suffix.lower() not in SUFFIXES:
+        raise ScreenError(f"{output_path}: unsupported output format; use one of {', '.join(SUFFIXES)}")
+    records = screened.records
+    if output_path.suffix.lower() in (".ris", ".txt"):  # RIS keeps extra fields as ASReview notes
+        records = records.rename(columns={c: f"asreview_{c}" for c in ("score", "rank", "labelled", "no_abstract",
+                                                                         "duplicate")})
+        def optional_ints(values) -> pd.Series:  # None stays None (ASReview's "not seen"), not NaN
+            return pd.Series([None if pd.isna(v) else int(v) for v in values], index=records.index, dtype=object)
+
+        records = records.drop(columns=["included", "label"], errors="ignore").assign(
+            asreview_label=optional_ints(records["label"]), asreview_rank=optional_ints(records["asreview_rank"]))
+    with atomic_path(output_path) as tmp:
+        writer = _writer(output_path)
+        target = tmp.with_suffix(output_path.suffix)
+        if output_path.suffix.lower() in (".ris", ".txt", ".xlsx"):
+            writer.write_data(records.reset_index(drop=True), target)
+        else:
+            writer.write_data(records.reset_index(drop=True).rename_axis("position"), target)
+        target.replace(tmp)
+    return output_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="slr-screen", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input_path", help="CSV, TSV, XLSX or RIS file with some records labelled")
+    p.add_argument("--label-column", default=None, help="column holding the labels (default: ASReview's names)")
+    p.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS),
+                   help=f"ranking method (default {DEFAULT_METHOD}: " + METHODS[DEFAULT_METHOD].description + ")")
+    p.add_argument("--output", default=None, help="output file (default: <input>.ranked.<ext>); its suffix picks the format")
+    p.add_argument("--encoder", default="auto", help="for lora/base: hub id in the local cache or a folder")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    try:
+        result = screen(a.input_path, label_column=a.label_column, method=a.method, encoder=a.encoder, seed=a.seed)
+        out = write(result, Path(a.output) if a.output else default_output(Path(a.input_path)),
+                    input_path=Path(a.input_path))
+    except ScreenError as exc:
+        print(f"slr-screen: {exc}", file=sys.stderr)
+        return 2
+    width = max(map(len, result.summary))
+    for k, v in result.summary.items():
+        print(f"{k:<{width}}  {v:,}" if isinstance(v, int) else f"{k:<{width}}  {v}")
+    print(f"{'written':<{width}}  {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

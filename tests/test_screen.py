@@ -1,0 +1,168 @@
+import json
+import subprocess
+import sys
+import zipfile
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import write_review
+from helpers import screen
+from helpers.contrastive import TrainingArgs
+from helpers.experiment import SweepConfig, Trial
+from helpers.screen import ScreenError
+
+
+def references(n: int = 40, n_pos: int = 12, labelled=(4, 4), seed: int = 0) -> pd.DataFrame:
+    """A user's export: title, abstract, an 'included' column with some records labelled."""
+    rng = np.random.default_rng(seed)
+    words = np.array("drug trial placebo randomized patients dose efficacy safety outcome review cohort".split())
+    df = pd.DataFrame({"title": [" ".join(rng.choice(words, 5)) for _ in range(n)],
+                       "abstract": [" ".join(rng.choice(words, 20)) for _ in range(n)],
+                       "included": [""] * n})
+    df.loc[: labelled[0] - 1, "included"] = "yes"
+    df.loc[n_pos: n_pos + labelled[1] - 1, "included"] = "no"
+    return df
+
+
+def write(df: pd.DataFrame, path: Path) -> Path:
+    if path.suffix == ".xlsx":
+        df.to_excel(path, index=False)
+    elif path.suffix == ".ris":
+        import rispy
+
+        entries = [{"type_of_reference": "JOUR", "title": t, "abstract": a,
+                    "notes": [{"yes": "ASReview_relevant", "no": "ASReview_irrelevant"}.get(l, "ASReview_not_seen")]}
+                   for t, a, l in zip(df.title, df.abstract, df.included)]
+        with open(path, "w") as f:
+            rispy.dump(entries, f)
+    else:
+        df.to_csv(path, index=False, sep="\t" if path.suffix == ".tsv" else ",")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLR_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".xlsx", ".ris"])
+def test_each_format_is_read_ranked_and_written_back_in_its_format(tmp_path, suffix):
+    path = write(references(), tmp_path / f"refs{suffix}")
+    before = path.read_bytes()
+    with pytest.warns(UserWarning, match="the study uses 8 per class"):
+        result = screen.screen(path, method="tfidf")
+    r = result.records
+    assert len(r) == 40 and r["labelled"].sum() == 8 and result.summary["to rank"] == 32
+    assert r["rank"].tolist()[:32] == list(range(1, 33)) and r["rank"].isna().sum() == 8
+    assert r["score"].iloc[:32].is_monotonic_decreasing and r["score"].iloc[32:].isna().all()
+    out = screen.write(result, screen.default_output(path), input_path=path)
+    assert out.name == f"refs.ranked{suffix}" and path.read_bytes() == before  # input untouched
+    back = screen.read_references(out)
+    assert len(back) == 40
+    if suffix == ".ris":  # extra fields travel as ASReview notes, labels as its relevant/irrelevant notes
+        text = out.read_text()
+        assert "N1  - asreview_rank: 1\n" in text and text.count("ASReview_relevant") == 4
+    else:
+        assert {"score", "rank", "labelled", "no_abstract", "duplicate"} <= set(back.columns)
+
+
+def test_records_without_abstract_are_ranked_on_title_and_duplicates_kept_and_flagged(tmp_path):
+    df = references()
+    df.loc[20, "abstract"] = ""
+    df.loc[21] = df.loc[22]
+    result = screen.screen(write(df, tmp_path / "refs.csv"), method="tfidf")
+    r = result.records.set_index(result.records.index)
+    assert r.loc[20, "no_abstract"] and np.isfinite(r.loc[20, "score"])
+    assert r.loc[22, "duplicate"] and not r.loc[21, "duplicate"] and len(r) == 40
+    assert result.summary["without abstract (ranked on title)"] == 1 and result.summary["duplicates (kept, flagged)"] == 1
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda df: df.drop(columns=["title", "abstract"]), "no title or abstract column"),
+    (lambda df: df.assign(included=[""] * 40).pipe(lambda d: d.assign(included=["yes"] + [""] * 39)),
+     r"1 record\(s\) labelled included; at least 2"),
+    (lambda df: df.assign(included=df.included.replace({"no": "maybe"})), r"column 'included' has label value\(s\) \['maybe'\]"),
+    (lambda df: df.drop(columns=["included"]), "no label column"),
+])
+def test_bad_input_names_file_column_and_value(tmp_path, change, message):
+    path = write(change(references()), tmp_path / "refs.csv")
+    with pytest.raises(ScreenError, match=f"refs.csv: {message}"):
+        screen.screen(path, method="tfidf")
+
+
+def test_empty_file_undecodable_bytes_and_named_label_column(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("\n")
+    with pytest.raises(ScreenError, match="empty.csv: the file is empty"):
+        screen.screen(empty)
+    bad = tmp_path / "latin.csv"
+    bad.write_bytes("title,abstract,included\nna\xefve,x,yes\n".encode("latin-1"))
+    with pytest.raises(ScreenError, match=r"latin.csv: not UTF-8 at byte 26 \(b'\\xef'\)"):
+        screen.screen(bad)
+    df = references().rename(columns={"included": "decision"})
+    df["decision"] = df["decision"].replace({"yes": "Included", "no": "EXCLUDED"})
+    path = write(df, tmp_path / "refs.csv")
+    with pytest.raises(ScreenError, match="no label column"):
+        screen.screen(path, method="tfidf")
+    with pytest.raises(ScreenError, match="no column 'verdict'"):
+        screen.screen(path, method="tfidf", label_column="verdict")
+    with pytest.warns(UserWarning):
+        assert screen.screen(path, method="tfidf", label_column="decision").summary["labelled included"] == 4
+
+
+def test_output_never_overwrites_the_input(tmp_path):
+    path = write(references(), tmp_path / "refs.csv")
+    with pytest.warns(UserWarning):
+        result = screen.screen(path, method="tfidf")
+    with pytest.raises(ScreenError, match="would overwrite the input"):
+        screen.write(result, path, input_path=path)
+
+
+@pytest.mark.parametrize("method", ["lora", "tfidf"])
+def test_ranking_equals_the_experiments_on_the_same_split(tiny_bert_dir, tmp_path, method):
+    review = write_review(tmp_path / "data", "nsaids", n=60, n_pos=14, seed=3)
+    config = SweepConfig(encoder=str(tiny_bert_dir), data_dir=str(tmp_path / "data"))
+    trial = Trial(config, "nsaids", 0)
+    table = pd.read_csv(review)
+    labels = pd.Series([""] * len(table), dtype=object)
+    labels.iloc[trial.data.split.train] = table["label"].iloc[trial.data.split.train].map({1: "1", 0: "0"})
+    refs = write(table[["title", "abstract"]].assign(included=labels.to_numpy()), tmp_path / "refs.csv")
+    result = screen.screen(refs, method=method, encoder=str(tiny_bert_dir))
+    from helpers.experiment import LORA
+    from helpers.peers import TFIDF_LR
+
+    expected = (LORA if method == "lora" else TFIDF_LR).score(trial).scores
+    got = result.records.sort_index()["score"].to_numpy()[trial.data.split.eval]
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+def test_command_prints_the_summary_and_fails_clearly(tmp_path, capsys):
+    path = write(references(n=40, labelled=(8, 8)), tmp_path / "refs.tsv")
+    assert screen.main([str(path), "--method", "asreview", "--output", str(tmp_path / "out.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "records" in out and "40" in out and "method" in out and "asreview" in out and "out.csv" in out
+    assert screen.main([str(tmp_path / "missing.csv")]) == 2
+    assert "missing.csv: file not found" in capsys.readouterr().err
+
+
+def test_asreview_simulate_runs_with_the_project_feature_extractor(tmp_path, tiny_bert_dir):
+    df = references(n=30, n_pos=8, labelled=(0, 0)).assign(included=[1] * 8 + [0] * 22)
+    data = write(df, tmp_path / "fixture.csv")
+    asreview = Path(sys.executable).with_name("asreview")
+    config = tmp_path / "cycle.json"  # (ASReview 3.0.8 opens TOML config files in text mode, which fails)
+    config.write_text(json.dumps({"querier": "max", "classifier": "svm", "balancer": "balanced",
+                                  "feature_extractor": "slr-embeddings",
+                                  "feature_extractor_param": {"encoder": str(tiny_bert_dir)}}))
+    listed = subprocess.run([str(asreview), "algorithms"], capture_output=True, text=True, cwd=tmp_path)
+    assert "slr-embeddings" in listed.stdout
+    subprocess.run([str(asreview), "simulate", str(data), "--config-file", str(config), "--prior-idx", "0", "1",
+                    "9", "10", "--n-stop", "-1", "--seed", "0", "-o", str(tmp_path / "sim.asreview")],
+                   check=True, capture_output=True, cwd=tmp_path)
+    with zipfile.ZipFile(tmp_path / "sim.asreview") as z:
+        z.extract("results.db", tmp_path)
+    order = [r[0] for r in sqlite3.connect(tmp_path / "results.db").execute("select record_id from results order by rowid")]
+    assert sorted(order[:4]) == [0, 1, 9, 10] and sorted(order) == list(range(30))
