@@ -46,14 +46,15 @@ def test_oneshot_top_record_is_the_first_record_the_simulation_queries(trial):
     x = cycle.transform(records[["title", "abstract"]])
     cycle.fit(x[:16], records["label"].to_numpy()[:16])
     oneshot_top = 16 + int(np.argmax(cycle.classifier.decision_function(x[16:])))
-    order = simulate_order(records, np.arange(16), seed=0)
+    order = simulate_order(records[["title", "abstract"]], records["label"], np.arange(16),
+                           cycle=asreview_default_model(0))
     assert order[16] == oneshot_top
 
 
 def test_active_learning_puts_the_priors_first_and_reads_each_record_once(trial):
     records = screened(trial)
     priors = np.arange(16)
-    order = simulate_order(records, priors, seed=0)
+    order = simulate_order(records[["title", "abstract"]], records["label"], priors, cycle=asreview_default_model(0))
     assert set(order[:16]) == set(priors)
     assert len(order) == len(set(order))  # never reads a record twice
     included = set(np.flatnonzero(records["label"].to_numpy() == 1))

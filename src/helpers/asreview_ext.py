@@ -22,9 +22,11 @@ class ProjectEmbeddings(TransformerMixin, BaseEstimator):
     name = "slr-embeddings"
     label = "Few-shot screening report: encoder embeddings"
 
-    def __init__(self, encoder: str = "auto", normalize: str | bool = "auto", columns=("title", "abstract")):
+    def __init__(self, encoder: str = "auto", normalize: str | bool = "auto", max_length: int | None = None,
+                 columns=("title", "abstract")):
         self.encoder = encoder
         self.normalize = normalize
+        self.max_length = max_length
         self.columns = columns
 
     def fit(self, X, y=None):
@@ -33,7 +35,7 @@ class ProjectEmbeddings(TransformerMixin, BaseEstimator):
     def transform(self, X) -> np.ndarray:
         from .encoder import load_encoder
 
-        enc = load_encoder(self.encoder, normalize=self.normalize)
+        enc = load_encoder(self.encoder, normalize=self.normalize, max_length=self.max_length)
         parts = [X[c].fillna("").astype(str).str.strip() if c in X.columns else "" for c in self.columns]
         texts = parts[0]
         for part in parts[1:]:

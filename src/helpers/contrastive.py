@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from .encoder import Encoder
-from .fewshot import make_pairs, stratified_batches
+from .fewshot import all_pairs, make_pairs, stratified_batches
 from .io import clean_stale_temps, publish_folder, temp_name
 from .progress import progress as progress_bar
 
@@ -43,6 +43,28 @@ class TrainingArgs:
     temperature: float = 0.2
     bf16: bool = False             # autocast for the forward pass (slow on CPUs without bf16)
     max_length: int | None = None  # None: the encoder's default
+    pairs: str = "random"          # "random": n_positive + n_negative drawn pairs (the study's); "all": every pair
+    layers: tuple[int, ...] | None = None  # adapt these layers instead of the last n (e.g. chosen by CKA)
+
+    def identity(self) -> dict:
+        """Every argument, for cache and result keys. Knobs added after the first results were
+        stored (``pairs``, ``layers``) are left out while at their default, which is exactly the
+        behaviour before they existed, so those rows and adapters stay valid."""
+        out = asdict(self)
+        for name, default in (("pairs", "random"), ("layers", None)):
+            if out[name] == default:
+                del out[name]
+        return out
+
+    def adapted_layers(self, n_layers: int) -> list[int]:
+        """Indices of the layers LoRA adapts in an encoder of ``n_layers`` layers."""
+        if self.layers is not None:
+            if not self.layers or not all(0 <= i < n_layers for i in self.layers):
+                raise ValueError(f"layers={self.layers} but the encoder has layers 0..{n_layers - 1}")
+            return sorted(self.layers)
+        if not 0 < self.last_n_layers <= n_layers:
+            raise ValueError(f"last_n_layers={self.last_n_layers} but the encoder has {n_layers} layers")
+        return list(range(n_layers - self.last_n_layers, n_layers))
 
 
 def contrastive_loss(x: torch.Tensor, y: torch.Tensor, is_positive: torch.Tensor,
@@ -60,14 +82,12 @@ def contrastive_loss(x: torch.Tensor, y: torch.Tensor, is_positive: torch.Tensor
 
 
 def lora_config(model: torch.nn.Module, args: TrainingArgs) -> LoraConfig:
-    """Rank-r LoRA on key/value of the last n encoder layers (indices read from the model)."""
-    n_layers = model.config.num_hidden_layers
-    if not 0 < args.last_n_layers <= n_layers:
-        raise ValueError(f"last_n_layers={args.last_n_layers} but the encoder has {n_layers} layers")
+    """Rank-r LoRA on key/value of the last n encoder layers (indices read from the model), or
+    of the layers ``args.layers`` names."""
     return LoraConfig(
         r=args.rank, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
         target_modules=list(args.target_modules),
-        layers_to_transform=list(range(n_layers - args.last_n_layers, n_layers)),
+        layers_to_transform=args.adapted_layers(model.config.num_hidden_layers),
         layers_pattern="layer", bias="none",
     )
 
@@ -82,22 +102,36 @@ def with_lora(encoder: Encoder, args: TrainingArgs, *, seed: int = 0) -> Encoder
     return encoder.with_model(model)
 
 
+def _trainable_copy(adapted: Encoder) -> Encoder:
+    """A copy of an adapted encoder whose LoRA weights (only) will train."""
+    model = copy.deepcopy(adapted.model)
+    for name, p in model.named_parameters():
+        p.requires_grad_("lora_" in name)
+    return adapted.with_model(model)
+
+
 def trainable_parameter_count(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def train_lora(encoder: Encoder, texts: list[str], labels, *, seed: int = 0,
-               args: TrainingArgs = TrainingArgs(), progress: bool = True) -> tuple[Encoder, dict]:
+               args: TrainingArgs = TrainingArgs(), start_from: Encoder | None = None,
+               progress: bool = True) -> tuple[Encoder, dict]:
     """Phase 1 on the few-shot training texts. Returns the adapted encoder and a log
-    (loss per step, wall time). Cached on disk by every input: a re-run reuses the adapter."""
+    (loss per step, wall time). Cached on disk by every input: a re-run reuses the adapter.
+
+    ``start_from``: an encoder already carrying a LoRA adapter on the same base (e.g. a
+    composition of other reviews' skills) whose adapter is trained further instead of a fresh
+    one; its structure (rank, layers) then replaces that of ``args``."""
     labels = np.asarray(labels)
-    cache = adapter_dir(encoder, texts, labels, seed=seed, args=args)
+    cache = adapter_dir(start_from or encoder, texts, labels, seed=seed, args=args)
     cached = _load_adapter(encoder, cache) if cache else None
     if cached:
         return cached
 
-    adapted = with_lora(encoder, args, seed=seed)
-    pairs = make_pairs(labels, n_positive=args.n_positive, n_negative=args.n_negative, seed=seed)
+    adapted = with_lora(encoder, args, seed=seed) if start_from is None else _trainable_copy(start_from)
+    pairs = (all_pairs(labels) if args.pairs == "all"
+             else make_pairs(labels, n_positive=args.n_positive, n_negative=args.n_negative, seed=seed))
     enc = adapted.tokenizer(list(texts), truncation=True, padding=True, return_tensors="pt",
                             max_length=args.max_length or encoder.max_length).to(adapted.device)
     optimizer = make_optimizer(adapted.model, args)
@@ -152,7 +186,7 @@ def adapter_dir(encoder: Encoder, texts, labels, *, seed: int, args: TrainingArg
         return None
     h = hashlib.blake2b(digest_size=16)
     h.update(json.dumps([encoder.fingerprint(), encoder.pooling, encoder.max_length, seed,
-                         asdict(args), [int(v) for v in labels]], sort_keys=True).encode())
+                         args.identity(), [int(v) for v in labels]], sort_keys=True).encode())
     for t in texts:
         h.update(t.encode() + b"\0")
     return encoder.cache_dir / "adapters" / h.hexdigest()

@@ -11,7 +11,7 @@ or on a Dask scheduler (``helpers.distributed``); only the driver writes the tab
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -70,7 +70,7 @@ def encoder_for(config: SweepConfig) -> Encoder:
     """The encoder a sweep uses, loaded once per process (notebooks, the driver and each
     Dask worker share this), with the frozen-prefix cache below the layers LoRA adapts."""
     enc = load_encoder(config.encoder, normalize=config.normalize, device=config.device, max_length=config.max_length)
-    return replace(enc, prefix_layers=enc.model.config.num_hidden_layers - config.training.last_n_layers)
+    return replace(enc, prefix_layers=min(config.training.adapted_layers(enc.model.config.num_hidden_layers)))
 
 
 # ---------------------------------------------------------------- data
@@ -188,16 +188,16 @@ def _base_settings(config: SweepConfig) -> dict:
     return config.head_settings()
 
 
-def _lora_settings(config: SweepConfig) -> dict:
-    return {**config.head_settings(), "training": asdict(config.training)}
+def lora_settings(config: SweepConfig) -> dict:
+    return {**config.head_settings(), "training": config.training.identity()}
 
 
 def _int4_settings(config: SweepConfig) -> dict:
-    return {**_lora_settings(config), "compression": "int4-quanto (weight-only), LoRA kept float"}
+    return {**lora_settings(config), "compression": "int4-quanto (weight-only), LoRA kept float"}
 
 
 def _wanda_settings(config: SweepConfig) -> dict:
-    return {**_lora_settings(config),
+    return {**lora_settings(config),
             "compression": {"wanda_sparsity": config.sparsity, "calibration": "training texts"}}
 
 
@@ -233,7 +233,7 @@ def _score_wanda(trial: Trial) -> Scored:
 
 
 BASE = Variant("base", _base_settings, _score_base)
-LORA = Variant("lora", _lora_settings, _score_lora)
+LORA = Variant("lora", lora_settings, _score_lora)
 LORA_INT4 = Variant("lora+int4", _int4_settings, _score_int4)
 LORA_WANDA = Variant("lora+wanda50", _wanda_settings, _score_wanda)
 STUDY_VARIANTS = (BASE, LORA, LORA_INT4, LORA_WANDA)
@@ -271,8 +271,16 @@ class Trial:
     @cached_property
     def phase1(self) -> tuple[Encoder, dict]:
         """The encoder after phase 1 and its training log (the adapter is cached on disk)."""
-        return train_lora(self.encoder, self.data.train["text"].tolist(), self.data.train["label"].to_numpy(),
-                          seed=self.seed, args=self.config.training)
+        return self.phase1_with(self.config.training)
+
+    def phase1_with(self, args: TrainingArgs, *, start_from: Encoder | None = None) -> tuple[Encoder, dict]:
+        """Phase 1 with other training arguments (or continuing ``start_from``'s adapter); the
+        frozen-prefix cache starts below the lowest layer the adapter touches."""
+        n_layers = self.encoder.model.config.num_hidden_layers
+        lowest = min(args.adapted_layers(n_layers)) if start_from is None else start_from.prefix_layers
+        encoder = replace(self.encoder, prefix_layers=lowest)
+        return train_lora(encoder, self.data.train["text"].tolist(), self.data.train["label"].to_numpy(),
+                          seed=self.seed, args=args, start_from=start_from)
 
     @property
     def adapted(self) -> Encoder:
@@ -385,7 +393,7 @@ def top_reviews(config: SweepConfig, reviews: list[str], seeds: list[int], resul
 
 
 def composition_settings(config: SweepConfig, composition, top: list[str], *, quantile: float, rank: int) -> dict:
-    return {**_lora_settings(config), "composition": composition.settings(quantile=quantile, rank=rank),
+    return {**lora_settings(config), "composition": composition.settings(quantile=quantile, rank=rank),
             "composed_from": list(top)}
 
 

@@ -65,6 +65,14 @@ def make_pairs(labels, *, n_positive: int = 40, n_negative: int = 40, seed: int 
     return np.asarray(pairs, dtype=np.int64)
 
 
+def all_pairs(labels) -> np.ndarray:
+    """Every unordered pair of distinct training examples once: ``(i, j, same_class)`` rows
+    (for 8 + 8: 56 positive, 64 negative)."""
+    y = np.asarray(labels)
+    i, j = np.triu_indices(len(y), k=1)
+    return np.stack([i, j, (y[i] == y[j]).astype(np.int64)], axis=1).astype(np.int64)
+
+
 def stratified_batches(pairs: np.ndarray, *, batch_size: int = 16, seed: int = 0) -> list[np.ndarray]:
     """Shuffle positives and negatives separately and deal them into batches in proportion,
     so every batch holds both kinds (the loss needs positives in the numerator and

@@ -70,3 +70,13 @@ def work_saved(labels, scores, recall: float = 0.95) -> WorkSaved:
         n_neg=n_neg,
         recall_level=recall,
     )
+
+
+def recall_curve(labels_in_order) -> tuple[np.ndarray, np.ndarray]:
+    """(share of records read, share of included records found) after each record, for
+    records read in the given order: the curve a screener walks along."""
+    y = np.asarray(labels_in_order, dtype=float)
+    if y.sum() == 0:
+        raise ValueError("no included record: recall is undefined")
+    read = np.arange(1, len(y) + 1) / len(y)
+    return np.r_[0.0, read], np.r_[0.0, np.cumsum(y) / y.sum()]

@@ -230,6 +230,24 @@ def _encoder_label(encoder: str) -> str:
     return display_name(resolve_encoder_name(encoder))
 
 
+def demo_file(review: str, folder: Path, *, seed: int = 0, n_per_class: int = STUDY_PER_CLASS,
+              data_dir=None) -> tuple[Path, pd.Series]:
+    """A shared review as a user's export with every label hidden except the seeded 8 + 8 the
+    experiments train on (the same split as ``helpers.experiment`` for that seed). Returns the
+    CSV and the hidden labels (by record position) for checking the ranking afterwards."""
+    from .data import load_review
+    from .fewshot import fewshot_split
+
+    table = load_review(review, data_dir)
+    split = fewshot_split(table["label"].to_numpy(), n_per_class=n_per_class, seed=seed)
+    shown = pd.Series("", index=table.index, dtype=object)
+    shown.iloc[split.train] = table["label"].iloc[split.train].map({1: "yes", 0: "no"})
+    path = Path(folder) / f"{review}_{n_per_class}+{n_per_class}_seed{seed}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table[["record_id", "title", "abstract"]].assign(included=shown.to_numpy()).to_csv(path, index=False)
+    return path, table["label"]
+
+
 # ---------------------------------------------------------------- writing
 
 def default_output(input_path: Path) -> Path:
