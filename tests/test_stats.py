@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from helpers.stats import mean_with_ci, method_means, paired, paired_against
+from helpers.stats import best_by_mean, mean_with_ci, method_means, paired, paired_against
 
 
 def test_paired_agrees_with_scipy_on_a_hand_made_case():
@@ -32,3 +32,11 @@ def test_means_and_pairs_are_over_reviews_and_review_seed_pairs():
     assert m.loc["x", "mean"] == pytest.approx(0.5) and m.loc["x", "reviews"] == 2 and m.loc["x", "rows"] == 4
     t = paired_against(rows, "x", ["y"]).iloc[0]
     assert t.comparison == "x − y" and t.n_pairs == 4 and t.wins == 3 and t.losses == 1
+
+
+def test_best_by_mean_averages_over_seeds_then_reviews():
+    rows = pd.DataFrame({"review": ["a", "a", "a", "b"] * 2, "seed": [0, 1, 2, 0] * 2, "variant": ["x"] * 4 + ["y"] * 4,
+                         "awss": [0.9, 0.9, 0.9, 0.0, 0.5, 0.5, 0.5, 0.5]})
+    ranked = best_by_mean(rows, ["x", "y", "z"])
+    assert ranked["variant"].tolist() == ["y", "x"]  # x: (0.9 + 0.0) / 2 = 0.45 < 0.5, although its row mean is 0.675
+    assert ranked.set_index("variant").loc["x", "mean"] == pytest.approx(0.45)

@@ -113,10 +113,11 @@ def fusion(kind: str, lexical: str, view: str) -> Variant:
 
 # ---------------------------------------------------------------- composed skills for a new review
 
-def other_reviews(trial: Trial) -> list[str]:
-    from .data import available_reviews
+def other_reviews(config: SweepConfig, review: str) -> list[str]:
+    """The run's other reviews with text (whose phase-1 adapters notebook 05 trained)."""
+    from .data import split_available
 
-    return [r for r in available_reviews(trial.config.data_dir) if r != trial.review]
+    return [r for r in split_available(config.reviews, config.data_dir)[0] if r != review]
 
 
 def leave_one_out_hybrid(trial: Trial):
@@ -124,14 +125,15 @@ def leave_one_out_hybrid(trial: Trial):
     the same seed (from the disk cache where notebook 05 trained them)."""
     from .compose import COMPOSITIONS
 
-    adapters = [Trial(trial.config, r, trial.seed, encoder=trial.encoder).adapted for r in other_reviews(trial)]
+    adapters = [Trial(trial.config, r, trial.seed, encoder=trial.encoder).adapted
+                for r in other_reviews(trial.config, trial.review)]
     return COMPOSITIONS["hybrid-sqrt"].apply(adapters, quantile=0.75, rank=8, seed=trial.seed)
 
 
 def loo_hybrid(*, phase1: bool) -> Variant:
     def settings(config: SweepConfig) -> dict:
         return {**lora_settings(config), "composition": "hybrid-sqrt q0.75 rank 8 of every other review",
-                "phase1_on_new_review": phase1}
+                "phase1_on_new_review": phase1, "reviews": list(config.reviews) if config.reviews else "all with text"}
 
     def score(trial: Trial) -> Scored:
         start = time.perf_counter()
@@ -242,3 +244,14 @@ ONE_SHOT_CANDIDATES = (
     cka_recipe(), all_layers_recipe(),
 )
 ACTIVE_LEARNING_CANDIDATES = (al_embeddings(with_tfidf=False), al_embeddings(with_tfidf=True))
+# smoke mode: one candidate of each kind, so every code path runs in minutes (the unit tests run all)
+SMOKE_CANDIDATES = ("base+svm", "concat:asreview+base", "loo-hybrid+phase1", "lora-all-pairs", "lora-cka3",
+                    "al-embeddings+tfidf")
+
+
+def candidate(name: str) -> Variant:
+    """A candidate by its name in the results table."""
+    found = {v.name: v for v in ONE_SHOT_CANDIDATES + ACTIVE_LEARNING_CANDIDATES}
+    if name not in found:
+        raise KeyError(f"no candidate {name!r}; candidates: {', '.join(found)}")
+    return found[name]

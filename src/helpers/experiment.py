@@ -48,6 +48,8 @@ class SweepConfig:
     data_dir: str | None = None
     sparsity: float = 0.5            # Wanda
     head_c: float = 1.0              # logistic regression's inverse regularisation
+    reviews: tuple[str, ...] | None = None  # the run's reviews (None: every one with text), e.g. whose
+                                            # skills a leave-one-out composition draws on
 
     def head_settings(self) -> dict:
         return {"head": "logistic_regression", "C": self.head_c, "max_iter": 2000}
@@ -61,7 +63,7 @@ def config_from(s, **changes) -> SweepConfig:
     if s.phase1_epochs is not None:
         training = replace(training, epochs=s.phase1_epochs)
     base = dict(encoder=s.encoder, normalize=s.normalize, device=s.device, max_length=s.max_length,
-                training=training, eval_cap=s.eval_cap, data_dir=s.data_dir)
+                training=training, eval_cap=s.eval_cap, data_dir=s.data_dir, reviews=s.reviews)
     return SweepConfig(**{**base, **changes})
 
 

@@ -61,3 +61,13 @@ def paired_against(rows: pd.DataFrame, reference: str, others: list[str], *, met
         both = wide[[reference, other]].dropna()
         out.append({"comparison": f"{reference} − {other}", **paired(both[reference], both[other])})
     return pd.DataFrame(out)
+
+
+def best_by_mean(rows: pd.DataFrame, variants: list[str], *, metric: str = "awss") -> pd.DataFrame:
+    """The selection rule of notebook 08: variants ranked by the mean over reviews of their mean
+    over seeds (best first), with that mean and the number of rows behind it."""
+    kept = rows[rows.variant.isin(variants)]
+    per_review = kept.groupby(["variant", "review"])[metric].mean().groupby("variant").mean()
+    counts = kept.groupby("variant").size()
+    return (pd.DataFrame({"mean": per_review, "rows": counts}).sort_values("mean", ascending=False)
+            .rename_axis("variant").reset_index())
