@@ -300,10 +300,8 @@ class Trial:
         return self.key_for(variant.name, variant.settings(self.config), uses_encoder=variant.uses_encoder)
 
     def key_for(self, name: str, settings: dict, *, uses_encoder: bool = True) -> results.RowKey:
-        return results.make_key(
-            review=self.review, data_checksum=self.data.checksum, variant=name, seed=self.seed,
-            n_per_class=self.config.n_per_class, eval_cap=self.config.eval_cap, settings=settings,
-            encoder=self.encoder.identity() if uses_encoder else None)
+        return row_key(self.config, self.review, self.seed, name, settings, checksum=self.data.checksum,
+                       encoder=self.encoder.identity() if uses_encoder else None)
 
     def record(self, variant: Variant) -> dict:
         """Score with ``variant`` and return its results row (key, metrics, timings)."""
@@ -339,20 +337,22 @@ def data_checksum(review: str, data_dir: str | None) -> str:
     return _data_checksum(review, data_dir, review_path(review, data_dir).stat().st_mtime_ns)
 
 
+def row_key(config: SweepConfig, review: str, seed: int, name: str, settings: dict, *, checksum: str,
+            encoder: dict | None) -> results.RowKey:
+    """The results key of one row of a sweep with these settings."""
+    return results.make_key(review=review, data_checksum=checksum, variant=name, seed=seed,
+                            n_per_class=config.n_per_class, eval_cap=config.eval_cap, settings=settings,
+                            encoder=encoder)
+
+
 def plan_keys(config: SweepConfig, reviews: list[str], seeds: list[int],
               variants: tuple[Variant, ...]) -> dict[tuple[str, int, str], results.RowKey]:
     """The key of every (review, seed, variant) row, known before anything is computed."""
     identity = encoder_for(config).identity()
-    keys = {}
-    for review in reviews:
-        checksum = data_checksum(review, config.data_dir)
-        for seed in seeds:
-            for v in variants:
-                keys[(review, seed, v.name)] = results.make_key(
-                    review=review, data_checksum=checksum, variant=v.name, seed=seed,
-                    n_per_class=config.n_per_class, eval_cap=config.eval_cap,
-                    settings=v.settings(config), encoder=identity if v.uses_encoder else None)
-    return keys
+    return {(review, seed, v.name): row_key(config, review, seed, v.name, v.settings(config),
+                                             checksum=data_checksum(review, config.data_dir),
+                                             encoder=identity if v.uses_encoder else None)
+            for review in reviews for seed in seeds for v in variants}
 
 
 def sweep(config: SweepConfig, reviews: list[str], seeds: list[int], variants: tuple[Variant, ...],
@@ -436,15 +436,11 @@ def compose_sweep(config: SweepConfig, top: list[str], seeds: list[int], names: 
     from .distributed import run_tasks
 
     identity = encoder_for(config).identity()
-    keys = {}
-    for name in names:
-        settings = composition_settings(config, COMPOSITIONS[name], top, quantile=quantile, rank=rank)
-        for review in top:
-            checksum = data_checksum(review, config.data_dir)
-            for seed in seeds:
-                keys[(review, seed, name)] = results.make_key(
-                    review=review, data_checksum=checksum, variant=name, seed=seed, n_per_class=config.n_per_class,
-                    eval_cap=config.eval_cap, settings=settings, encoder=identity)
+    keys = {(review, seed, name): row_key(config, review, seed, name,
+                                          composition_settings(config, COMPOSITIONS[name], top, quantile=quantile,
+                                                               rank=rank),
+                                          checksum=data_checksum(review, config.data_dir), encoder=identity)
+            for name in names for review in top for seed in seeds}
     is_done = dict(zip(keys, results.done(results.read(results_path), list(keys.values()))))
     todo_seeds = sorted({seed for (_, seed, _), finished in is_done.items() if not finished})
     jobs = [(f"compositions, seed {seed}", run_composition_task, (config, tuple(top), seed, tuple(names), quantile, rank))
