@@ -73,3 +73,10 @@ def test_every_candidate_is_a_variant_with_its_own_key(trials, variant):
     assert record["variant"] == variant.name and -1 <= record["awss"] <= 1
     assert record["n_eval"] == 34 and record["key"] not in {trial.key(v).hash for v in beyond.ONE_SHOT_CANDIDATES
                                                             if v.name != variant.name}
+
+
+def test_weighted_rank_average_and_weighted_names():
+    np.testing.assert_allclose(rank_average(np.array([1.0, 2.0]), np.array([2.0, 1.0]), weights=(3, 1)), [0.625, 0.875])
+    names = [v.name for v in beyond.ONE_SHOT_CANDIDATES]
+    assert "concat:asreview+base@0.5" in names and "rankavg:asreview+lora@0.333333" in names
+    assert len(names) == len(set(names))

@@ -78,14 +78,15 @@ def _asreview_split(trial: Trial):
     return cycle, x[:n], x[n:], records["label"].to_numpy()[:n]
 
 
-def fusion(kind: str, lexical: str, view: str) -> Variant:
+def fusion(kind: str, lexical: str, view: str, *, weight: float = 1.0) -> Variant:
     """``kind`` concat | rankavg; ``lexical`` tfidf (scikit-learn + LR) | asreview (its u4
-    features, SVM and balancing); ``view`` base | lora embeddings."""
+    features, SVM and balancing); ``view`` base | lora embeddings. ``weight``: of the embedding
+    block (concat) or of the embedding model's ranks against the lexical model's 1 (rankavg)."""
 
     def settings(config: SweepConfig) -> dict:
         lex = ({"lexical": "tfidf+lr", **config.head_settings()} if lexical == "tfidf"
                else {"lexical": "asreview", **asreview_settings(config)})
-        return {"fusion": kind, **lex, **_view_settings(config, view), "weight": 1.0}
+        return {"fusion": kind, **lex, **_view_settings(config, view), "weight": weight}
 
     def score(trial: Trial) -> Scored:
         emb = _embedding_view(trial, view)
@@ -93,22 +94,23 @@ def fusion(kind: str, lexical: str, view: str) -> Variant:
         if lexical == "tfidf":
             tr, ev, y = _tfidf_split(trial)
             if kind == "concat":
-                clf = fit_classifier(concatenate(tr, emb.train_emb), y, seed=trial.seed, c=trial.config.head_c)
-                scores = clf.predict_proba(concatenate(ev, emb.eval_emb))[:, 1]
+                clf = fit_classifier(concatenate(tr, emb.train_emb, weight=weight), y, seed=trial.seed,
+                                     c=trial.config.head_c)
+                scores = clf.predict_proba(concatenate(ev, emb.eval_emb, weight=weight))[:, 1]
             else:
                 lex = fit_classifier(tr, y, seed=trial.seed, c=trial.config.head_c).predict_proba(ev)[:, 1]
-                scores = rank_average(lex, emb.scores)
+                scores = rank_average(lex, emb.scores, weights=(1.0, weight))
         else:
             cycle, tr, ev, y = _asreview_split(trial)
             if kind == "concat":
-                cycle.fit(concatenate(tr, emb.train_emb), y)
-                scores = cycle.classifier.decision_function(concatenate(ev, emb.eval_emb))
+                cycle.fit(concatenate(tr, emb.train_emb, weight=weight), y)
+                scores = cycle.classifier.decision_function(concatenate(ev, emb.eval_emb, weight=weight))
             else:
                 cycle.fit(tr, y)
-                scores = rank_average(cycle.classifier.decision_function(ev), emb.scores)
+                scores = rank_average(cycle.classifier.decision_function(ev), emb.scores, weights=(1.0, weight))
         return Scored(scores=scores, timings={"train_seconds": time.perf_counter() - start})
 
-    return Variant(f"{kind}:{lexical}+{view}", settings, score)
+    return Variant(f"{kind}:{lexical}+{view}" + ("" if weight == 1.0 else f"@{weight:g}"), settings, score)
 
 
 # ---------------------------------------------------------------- composed skills for a new review
@@ -238,6 +240,9 @@ ONE_SHOT_CANDIDATES = (
     svm_head("base"), svm_head("lora"),
     *(fusion(kind, lexical, view) for kind in ("concat", "rankavg") for lexical in ("tfidf", "asreview")
       for view in ("base", "lora")),
+    # the strongest lexical peer with the embeddings weighted less or more
+    *(fusion("concat", "asreview", view, weight=w) for view in ("base", "lora") for w in (0.5, 2.0)),
+    *(fusion("rankavg", "asreview", view, weight=1 / 3) for view in ("base", "lora")),
     loo_hybrid(phase1=False), loo_hybrid(phase1=True),
     recipe("lora-lr0.002", learning_rate=0.002), recipe("lora-lr0.0005", learning_rate=0.0005),
     recipe("lora-all-pairs", pairs="all"), recipe("lora-4-epochs", epochs=4),

@@ -19,11 +19,12 @@ def concatenate(tfidf, embeddings: np.ndarray, *, weight: float = 1.0):
     return sparse.hstack([sparse.csr_matrix(tfidf), sparse.csr_matrix(weight * np.asarray(embeddings))]).tocsr()
 
 
-def rank_average(*scores: np.ndarray) -> np.ndarray:
-    """Mean of each score vector's normalised rank (1/n … 1; ties share their average rank)."""
+def rank_average(*scores: np.ndarray, weights: tuple[float, ...] | None = None) -> np.ndarray:
+    """Weighted mean (default: equal) of each score vector's normalised rank (1/n … 1; ties
+    share their average rank)."""
     if not scores:
         raise ValueError("need at least one score vector")
     n = len(scores[0])
     if any(len(s) != n for s in scores):
         raise ValueError("score vectors must have equal length")
-    return np.mean([rankdata(s, method="average") / n for s in scores], axis=0)
+    return np.average([rankdata(s, method="average") / n for s in scores], axis=0, weights=weights)
