@@ -85,6 +85,12 @@ class Encoder:
                 h.update(p.detach().to(torch.float32).cpu().numpy().tobytes())
         return h.hexdigest()
 
+    @property
+    def label(self) -> str:
+        """The encoder and its settings in a few words, for figure captions."""
+        return (f"{self.name} ({self.pooling} pooling, {self.max_length} tokens, "
+                f"{'L2-normalised' if self.normalize else 'not normalised'})")
+
     def identity(self) -> dict:
         """What a result row needs to name this encoder's settings (see helpers.results)."""
         return {"encoder": self.name, "encoder_fingerprint": self.base_fingerprint[:16],

@@ -219,15 +219,15 @@ def screen(input_path: str | Path, *, label_column: str | None = None, method: s
                "labelled excluded": int((prepared["label"] == 0).sum()), "to rank": int((~labelled).sum()),
                "without abstract (ranked on title)": int(prepared["no_abstract"].sum()),
                "duplicates (kept, flagged)": int(prepared["duplicate"].sum()), "method": method,
-               "encoder": _encoder_label(encoder) if method in ("lora", "base") else "– (TF-IDF)",
+               "encoder": _encoder_label(encoder) if method in ("lora", "base") else "– (TF-IDF, no encoder)",
                "seconds": round(time.perf_counter() - start, 1)}
     return Screened(out, summary)
 
 
 def _encoder_label(encoder: str) -> str:
-    from .encoder import display_name, resolve_encoder_name
+    from .experiment import SweepConfig, encoder_for
 
-    return display_name(resolve_encoder_name(encoder))
+    return encoder_for(SweepConfig(encoder=encoder)).label
 
 
 def demo_file(review: str, folder: Path, *, seed: int = 0, n_per_class: int = STUDY_PER_CLASS,
