@@ -32,6 +32,12 @@ def test_linear_cka_equals_a_direct_computation_and_has_its_invariances():
         linear_cka(x, y[:5])
 
 
+def test_constant_representations_have_undefined_cka_and_are_chosen_last():
+    x = np.random.default_rng(0).normal(size=(10, 4))
+    assert np.isnan(linear_cka(x, np.ones((10, 3))))
+    assert most_changed(np.array([np.nan, 0.9, 0.5]), 2) == (1, 2)
+
+
 def test_most_changed_layers_are_the_lowest_cka_in_layer_order():
     assert most_changed(np.array([0.99, 0.5, 0.98, 0.4, 0.7, 0.5]), 3) == (1, 3, 5)
 

@@ -39,6 +39,8 @@ def test_landing_page_lists_findings_with_links_and_what_differs(book):
     assert 'href="01_first.html"' in html and 'href="02_second.html"' in html
     assert "<strong>finding</strong> 0.5" in html and "What differs from the study" in html
     assert "the notebooks ran in 15 s" in html
+    # the project's own notebooks have no page in this two-page book: the landing page says so
+    assert "Not in this book:" in html and "05_awss_per_review" in html
 
 
 def test_pages_have_titles_sidebar_pager_settings_and_no_stderr(book):

@@ -95,7 +95,8 @@ def _train_same_adapter(folder: str, cache: str) -> None:
 
 
 def test_concurrent_writers_of_the_same_adapter_never_corrupt_it(tiny_bert_dir, tmp_path):
-    ctx = mp.get_context("fork")
+    # spawn, not fork: a child forked after torch started its OpenMP threads can hang forever
+    ctx = mp.get_context("spawn")
     for round_ in range(2):
         cache = str(tmp_path / f"cache{round_}")
         procs = [ctx.Process(target=_train_same_adapter, args=(str(tiny_bert_dir), cache)) for _ in range(3)]

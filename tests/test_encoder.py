@@ -181,7 +181,7 @@ def test_concurrent_writers_of_the_same_shard_never_corrupt_it(tmp_path):
     import multiprocessing as mp
 
     states = {f"k{i}": np.full((3, 4), i, np.float32) for i in range(20)}
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")  # fork after torch/OpenMP started can hang the child
     for _ in range(3):
         procs = [ctx.Process(target=ArrayStore(tmp_path / "store").add, args=(states,)) for _ in range(4)]
         for p in procs:

@@ -79,6 +79,7 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path, data_dir, monkeypatc
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # about 14 min on 2 busy cores: nine notebooks, real data
 def test_every_notebook_runs_in_smoke_mode_and_a_rerun_reuses_every_row(tmp_path, data_dir, monkeypatch, capsys):
     monkeypatch.setenv("SLR_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"

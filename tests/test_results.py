@@ -64,7 +64,7 @@ def _append_many(path, start):
 
 def test_two_processes_appending_at_once_lose_no_row(tmp_path):
     path = tmp_path / "results.csv"
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")  # fork after torch/OpenMP started can hang the child
     procs = [ctx.Process(target=_append_many, args=(path, s)) for s in (0, 25, 50, 75)]
     for p in procs:
         p.start()

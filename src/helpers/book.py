@@ -254,8 +254,18 @@ def export_page(nb, *, href: str, pages: list[tuple[str, str]], show_code: bool,
     return body
 
 
+def not_run_html(absent: list[str], mode: str) -> str:
+    """A visible note naming the sections that have no page in this book, so a partial book is
+    never mistaken for a whole one."""
+    if not absent:
+        return ""
+    return (f'<div class="differs"><strong>Not in this book:</strong> {html.escape(", ".join(absent))} — '
+            f"not yet executed in {html.escape(mode)} mode for this build (the README's <em>Status</em> says "
+            "why and how long they take). Their smoke-mode pages come from <code>make smoke</code>.</div>")
+
+
 def landing_html(pages: list[tuple[str, str]], headlines: dict[str, list[str]], *, differs: str,
-                 stamp: str) -> str:
+                 stamp: str, not_run: str = "") -> str:
     """``index.html``: what the study is, what differs here, and the headline findings."""
     import mistune
 
@@ -279,7 +289,7 @@ citations. The study also compresses the adapted encoder (4-bit, Wanda pruning) 
 "skills" of several reviews. Each page below is one section, executed from the notebooks of this
 repository; every number on it is computed, and the build stamp at its foot says when, where and from
 which commit.</p>
-<div class="differs">{differs}</div>
+<div class="differs">{differs}</div>{not_run}
 <h2>Headline findings</h2>
 <table class="findings"><thead><tr><th>section</th><th>what it shows</th></tr></thead><tbody>{rows}</tbody></table>
 <p>Reading a page: code is folded (click <em>code</em> to see it); the box at the top of each page gives the
@@ -332,8 +342,11 @@ def build_book(out_dir: Path, executed_dir: Path, *, show_code: bool = False, mo
                      f"machine: {html.escape(machine_description())} · the notebooks ran in {_duration(total)} · "
                      f"book built in {time.perf_counter() - start:.1f} s<br>{html.escape(versions)}</footer>")
     index = report_dir / "index.html"
-    index.write_text(landing_html(pages, headlines, differs=differs_html(notebooks), stamp=landing_stamp),
-                     encoding="utf-8")
+    from .report import notebooks as all_notebooks
+
+    absent = [nb.stem for nb in all_notebooks() if nb.stem not in {p.stem for p in paths}]
+    index.write_text(landing_html(pages, headlines, differs=differs_html(notebooks), stamp=landing_stamp,
+                                  not_run=not_run_html(absent, mode)), encoding="utf-8")
     return index
 
 

@@ -13,7 +13,8 @@ import torch
 
 
 def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
-    """Linear CKA of two representations of the same rows (n × p and n × q)."""
+    """Linear CKA of two representations of the same rows (n × p and n × q). Undefined (NaN)
+    when either is the same for every row: there is no variation to compare."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if x.shape[0] != y.shape[0]:
@@ -21,7 +22,8 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     x = x - x.mean(0)
     y = y - y.mean(0)
     cross = np.linalg.norm(y.T @ x, "fro") ** 2
-    return float(cross / (np.linalg.norm(x.T @ x, "fro") * np.linalg.norm(y.T @ y, "fro")))
+    scale = np.linalg.norm(x.T @ x, "fro") * np.linalg.norm(y.T @ y, "fro")
+    return float(cross / scale) if scale > 0 else float("nan")
 
 
 def layer_outputs(encoder, texts: list[str]) -> list[np.ndarray]:
@@ -40,6 +42,7 @@ def layer_change(before: list[np.ndarray], after: list[np.ndarray]) -> np.ndarra
 
 
 def most_changed(cka: np.ndarray, n: int) -> tuple[int, ...]:
-    """The ``n`` layers with the lowest CKA, in layer order (ties: the lower layer first)."""
+    """The ``n`` layers with the lowest CKA, in layer order (ties: the lower layer first; a layer
+    with undefined CKA, NaN, is chosen last)."""
     order = np.lexsort((np.arange(len(cka)), cka))
     return tuple(sorted(int(i) for i in order[:n]))

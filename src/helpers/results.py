@@ -124,7 +124,8 @@ def append(path: Path, records: list[dict]) -> None:
         new = pd.DataFrame(records)
         table = pd.concat([old, new], ignore_index=True) if len(old) else new
         keyed = table["key"].notna()
-        table = pd.concat([table[~keyed], table[keyed].drop_duplicates("key", keep="last")])
+        latest = table[keyed].drop_duplicates("key", keep="last")
+        table = pd.concat([table[~keyed], latest]) if (~keyed).any() else latest
         with atomic_path(path) as tmp:
             table.to_csv(tmp, index=False)
 
