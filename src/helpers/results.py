@@ -122,7 +122,11 @@ def append(path: Path, records: list[dict]) -> None:
     with file_lock(path):
         old = read(path)
         new = pd.DataFrame(records)
-        table = pd.concat([old, new], ignore_index=True) if len(old) else new
+        # all-NA columns (e.g. training seconds of a Base row) are left out of the concat
+        # and restored by the reindex, so pandas never guesses their dtype
+        columns = list(dict.fromkeys([*old.columns, *new.columns]))
+        parts = [f.dropna(axis=1, how="all") for f in (old, new) if len(f)]
+        table = pd.concat(parts, ignore_index=True).reindex(columns=columns)
         keyed = table["key"].notna()
         latest = table[keyed].drop_duplicates("key", keep="last")
         table = pd.concat([table[~keyed], latest]) if (~keyed).any() else latest
