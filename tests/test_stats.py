@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from helpers.stats import best_by_mean, mean_with_ci, method_means, paired, paired_against
+from helpers.stats import best_by_mean, comparison, mean_with_ci, method_means, paired, paired_against
 
 
 def test_paired_agrees_with_scipy_on_a_hand_made_case():
@@ -32,6 +32,17 @@ def test_means_and_pairs_are_over_reviews_and_review_seed_pairs():
     assert m.loc["x", "mean"] == pytest.approx(0.5) and m.loc["x", "reviews"] == 2 and m.loc["x", "rows"] == 4
     t = paired_against(rows, "x", ["y"]).iloc[0]
     assert t.comparison == "x − y" and t.n_pairs == 4 and t.wins == 3 and t.losses == 1
+
+
+def test_a_comparison_read_by_name_keeps_its_counts_integer():
+    rows = pd.DataFrame({"review": ["a", "a", "b"] * 3, "seed": [0, 1, 0] * 3, "variant": ["x"] * 3 + ["y"] * 3 + ["z"] * 3,
+                         "awss": [0.2, 0.4, 0.6, 0.1, 0.5, 0.5, 0.3, 0.3, 0.3]})
+    tests = paired_against(rows, "x", ["y", "z"])
+    r = comparison(tests, "x − z")
+    assert (r.wins, r.ties, r.losses, r.n_pairs) == (2, 0, 1, 3)
+    assert f"{r.wins} of {r.n_pairs}" == "2 of 3"  # prose prints "2 of 3", not "2.0 of 3.0"
+    with pytest.raises(KeyError, match="x − w"):
+        comparison(tests, "x − w")
 
 
 def test_best_by_mean_averages_over_seeds_then_reviews():

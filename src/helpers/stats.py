@@ -63,6 +63,16 @@ def paired_against(rows: pd.DataFrame, reference: str, others: list[str], *, met
     return pd.DataFrame(out)
 
 
+def comparison(tests: pd.DataFrame, name: str):
+    """One row of :func:`paired_against`'s table, e.g. ``comparison(tests, "lora − base").wins``.
+    Read this way the counts stay integers; a row taken with ``.loc`` after
+    ``set_index("comparison")`` has only numeric columns left and turns them all into floats."""
+    found = tests[tests["comparison"] == name]
+    if len(found) != 1:
+        raise KeyError(f"no comparison {name!r} in this table; it has {list(tests['comparison'])}")
+    return next(found.itertuples(index=False))
+
+
 def best_by_mean(rows: pd.DataFrame, variants: list[str], *, metric: str = "awss") -> pd.DataFrame:
     """The selection rule of notebook 08: variants ranked by the mean over reviews of their mean
     over seeds (best first), with that mean and the number of rows behind it."""
