@@ -22,7 +22,7 @@ smoke: setup           ## every notebook, small samples, minutes: build/smoke/
 	$(BIN)/python -m helpers.report --mode smoke
 
 test: setup            ## the test suite (what .ci/run calls)
-	$(BIN)/python -m pytest -q -rs
+	$(BIN)/python -m pytest -q -rs --durations=15
 
 lab: setup             ## JupyterLab on notebooks/, in this environment (helpers importable)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
