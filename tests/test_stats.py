@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from helpers.stats import best_by_mean, comparison, mean_with_ci, method_means, paired, paired_against
+from helpers.stats import best_by_mean, comparison, mean_with_ci, method_means, paired, paired_against, verdict
 
 
 def test_paired_agrees_with_scipy_on_a_hand_made_case():
@@ -43,6 +43,15 @@ def test_a_comparison_read_by_name_keeps_its_counts_integer():
     assert f"{r.wins} of {r.n_pairs}" == "2 of 3"  # prose prints "2 of 3", not "2.0 of 3.0"
     with pytest.raises(KeyError, match="x − w"):
         comparison(tests, "x − w")
+
+
+def test_verdict_needs_both_direction_and_significance():
+    a = np.linspace(0.5, 0.9, 12)
+    assert verdict(comparison(pd.DataFrame([{"comparison": "a − b", **paired(a, a - 0.05)}]), "a − b")) == "beats"
+    assert verdict(comparison(pd.DataFrame([{"comparison": "a − b", **paired(a, a + 0.05)}]), "a − b")) == "loses to"
+    noisy = paired(a, a + np.array([0.05, -0.05] * 6))  # median 0, p = 1
+    assert verdict(comparison(pd.DataFrame([{"comparison": "a − b", **noisy}]), "a − b")) == "does not differ clearly from"
+    assert verdict(comparison(pd.DataFrame([{"comparison": "a − a", **paired(a, a)}]), "a − a")) == "does not differ clearly from"
 
 
 def test_best_by_mean_averages_over_seeds_then_reviews():

@@ -73,6 +73,15 @@ def comparison(tests: pd.DataFrame, name: str):
     return next(found.itertuples(index=False))
 
 
+def verdict(row, *, alpha: float = 0.05) -> str:
+    """The report's one reading of a paired comparison ``a − b``: "beats" or "loses to" only
+    where the median difference points that way and Wilcoxon's p is below ``alpha``; otherwise
+    "does not differ clearly from", so prose never calls a noisy difference a win."""
+    if row.p_wilcoxon < alpha and row.median_diff != 0:
+        return "beats" if row.median_diff > 0 else "loses to"
+    return "does not differ clearly from"
+
+
 def best_by_mean(rows: pd.DataFrame, variants: list[str], *, metric: str = "awss") -> pd.DataFrame:
     """The selection rule of notebook 08: variants ranked by the mean over reviews of their mean
     over seeds (best first), with that mean and the number of rows behind it."""
