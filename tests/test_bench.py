@@ -30,6 +30,17 @@ def test_latency_and_training_timers_run_every_precision(enc):
     for variant, dtype in ((enc, None), (quantize_int4(enc), None), (enc, torch.bfloat16)):
         r = inference_latency(variant, batch_size=2, seq_len=16, repeats=2, autocast_dtype=dtype)
         assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
+        assert r["measured_batch"] == 2
     t = training_step_time(enc, n_steps=1, seq_len=16)
     assert t["median_step_s"] > 0
     assert study_training_seconds(2.0) == 2.0 * 160
+
+
+def test_latency_over_budget_times_a_sub_batch_and_scales_it(enc):
+    """A budget no forward can meet shrinks the timed batch to one example, scaled to the batch;
+    a generous one times the full batch."""
+    scaled = inference_latency(enc, batch_size=8, seq_len=16, repeats=5, budget_s=0.0)
+    one = inference_latency(enc, batch_size=1, seq_len=16, repeats=5)
+    assert scaled["measured_batch"] == 1
+    assert scaled["median_s"] > 3 * one["median_s"]  # scaled by 8; unscaled it would be about 1×
+    assert inference_latency(enc, batch_size=8, seq_len=16, repeats=1, budget_s=1e6)["measured_batch"] == 8

@@ -32,22 +32,36 @@ def _sync(device: str) -> None:
 
 
 def inference_latency(encoder: Encoder, *, batch_size: int = 32, seq_len: int = 512, repeats: int = 3,
-                      device: str = "cpu", autocast_dtype: torch.dtype | None = None) -> dict:
-    """Seconds per forward of one batch: one warm-up, then ``repeats`` timed runs."""
+                      device: str = "cpu", autocast_dtype: torch.dtype | None = None,
+                      budget_s: float | None = None) -> dict:
+    """Seconds per forward of one batch: one warm-up, then ``repeats`` timed runs.
+
+    Some kernels are very slow where the hardware lacks them (FP16 on a CPU without FP16 units:
+    one batch of SPECTER at 32 × 512 takes minutes), so with ``budget_s`` a one-example probe
+    predicts the cost first; if the warm-up and repeats of the full batch would exceed the
+    budget, the largest sub-batch that fits is timed and scaled linearly to ``batch_size``
+    (a compute-bound forward is linear in batch size). ``measured_batch`` says which it was."""
     model = encoder.model.to(device).eval()
-    batch = synthetic_batch(encoder, batch_size, seq_len, device=device)
-    times = []
     grad_off = torch.inference_mode() if encoder.inference_mode else torch.no_grad()
     with grad_off, torch.autocast(device.split(":")[0], dtype=autocast_dtype or torch.float32,
                                   enabled=autocast_dtype is not None):
-        for k in range(repeats + 1):
-            _sync(device)
-            start = time.perf_counter()
-            model(**batch)
-            _sync(device)
-            if k:
-                times.append(time.perf_counter() - start)
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": repeats}
+        measured = batch_size
+        if budget_s is not None:
+            probe = _timed_forward(model, synthetic_batch(encoder, 1, seq_len, device=device), device)
+            measured = max(1, min(batch_size, int(budget_s / ((repeats + 1) * probe))))
+        batch = synthetic_batch(encoder, measured, seq_len, device=device)
+        runs = [_timed_forward(model, batch, device) * batch_size / measured for _ in range(repeats + 1)]
+    times = runs[1:]  # the first is the warm-up
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": repeats,
+            "measured_batch": measured}
+
+
+def _timed_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: str) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    model(**batch)
+    _sync(device)
+    return time.perf_counter() - start
 
 
 def training_step_time(encoder: Encoder, *, n_steps: int = 2, seq_len: int = 512, bf16: bool = False,

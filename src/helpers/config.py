@@ -44,6 +44,7 @@ class Settings:
     phase1_epochs: int | None = None  # None: the study's 2
     latency_shape: tuple[int, int] = (32, 512)   # notebook 04: batch size, tokens
     latency_repeats: int = 3
+    latency_budget_s: float | None = 120.0       # notebook 04: above it, time a sub-batch and scale (None: never)
     train_shape: tuple[int, int] = (16, 512)     # notebook 04: pairs per step, tokens
     train_steps: int = 2                         # measured steps, extrapolated to the study's 160
     encoder: str = "auto"
