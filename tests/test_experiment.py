@@ -70,6 +70,10 @@ def test_trial_records_of_the_study_variants(tiny):
     assert '"learning_rate":0.007' in records["lora"]["settings"]
     # compressed variants are scored with the phase-1 classifier, as the study does
     assert trial.lora.classifier is not trial.base.classifier
+    assert trial.lora_classifier is trial.lora.classifier
+    fresh = Trial(config, "nsaids", 0)  # fitted from the training embeddings alone, without the LoRA row
+    np.testing.assert_array_equal(fresh.lora_classifier.coef_, trial.lora.classifier.coef_)
+    assert "lora" not in fresh.__dict__
 
 
 def test_same_seed_same_numbers(tiny):
@@ -135,6 +139,10 @@ def test_compositions_read_the_top_reviews_from_the_table_and_skip_when_done(tin
     sweep(config, ["nsaids", "adhd"], [0], (BASE, LORA), path, progress=False)
     top = top_reviews(config, ["nsaids", "adhd"], [0], path, n=2)
     assert list(top.index) == sorted(top.index, key=lambda r: -top[r]) and len(top) == 2
+    sweep(config, ["nsaids", "adhd"], [1], (LORA,), path, progress=False)
+    lora = results.read(path).query("variant == 'lora'")
+    assert top_reviews(config, ["nsaids", "adhd"], [0], path, n=2).to_dict() == pytest.approx(
+        lora.groupby("review")["awss"].mean().to_dict())  # every stored seed, not only the one asked for
     rows = compose_sweep(config, list(top.index), [0], ["hybrid-sqrt", "peft-cat"], path, progress=False)
     assert set(rows.variant) == {"hybrid-sqrt", "peft-cat", "base", "lora"} and len(rows) == 8
     n = len(results.read(path))

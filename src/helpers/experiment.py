@@ -217,7 +217,7 @@ def _score_int4(trial: Trial) -> Scored:
     start = time.perf_counter()
     quantized = quantize_int4(trial.adapted)
     compress_seconds = time.perf_counter() - start
-    scored = score_variant(quantized, trial.data, classifier=trial.lora.classifier)
+    scored = score_variant(quantized, trial.data, classifier=trial.lora_classifier)
     scored.timings["compress_seconds"] = compress_seconds
     return scored
 
@@ -229,7 +229,7 @@ def _score_wanda(trial: Trial) -> Scored:
     pruned = wanda_prune(trial.adapted, trial.data.train["text"].tolist(), sparsity=trial.config.sparsity)
     compress_seconds = time.perf_counter() - start
     # calibrated per seed: its prefix is specific to this run, not worth caching
-    scored = score_variant(replace(pruned, prefix_layers=0), trial.data, classifier=trial.lora.classifier)
+    scored = score_variant(replace(pruned, prefix_layers=0), trial.data, classifier=trial.lora_classifier)
     scored.timings["compress_seconds"] = compress_seconds
     return scored
 
@@ -295,6 +295,17 @@ class Trial:
         scored.timings["train_seconds"] = log["train_seconds"]
         scored.extra.update(final_loss=log["losses"][-1], trainable_parameters=log["trainable_parameters"])
         return scored
+
+    @cached_property
+    def lora_classifier(self):
+        """The logistic regression fitted after phase 1, with which the study scores compressed
+        and composed encoders. It needs only the 16 training embeddings, so where the LoRA row is
+        not scored here (notebook 06 reads it from the table) no pass over the evaluation set is made."""
+        if "lora" in self.__dict__:
+            return self.lora.classifier
+        train_emb = self.adapted.embed(self.data.train["text"].tolist(), progress=False)
+        return fit_classifier(train_emb, self.data.train["label"].to_numpy(), seed=self.data.seed,
+                              c=self.config.head_c)
 
     def key(self, variant: Variant) -> results.RowKey:
         return self.key_for(variant.name, variant.settings(self.config), uses_encoder=variant.uses_encoder)
@@ -384,13 +395,18 @@ def summary_table(rows: pd.DataFrame, *, metric: str = "awss") -> pd.DataFrame:
 
 def top_reviews(config: SweepConfig, reviews: list[str], seeds: list[int], results_path: Path, *,
                 n: int = 5) -> pd.Series:
-    """The ``n`` reviews with the best mean LoRA AWSS@95 over these seeds, read from the results
-    table (notebook 05's rows for these settings; nothing is recomputed)."""
-    keys = plan_keys(config, reviews, seeds, (LORA,))
-    rows = results.select(results.read(results_path), list(keys.values()))
-    if len(rows) < len(keys):
-        raise LookupError(f"{results_path} holds {len(rows)} of the {len(keys)} LoRA rows of these settings "
+    """The ``n`` reviews with the best mean LoRA AWSS@95, read from the results table (notebook
+    05's rows for these settings; nothing is recomputed). The mean is over every seed stored for
+    these settings, at least ``seeds``, so running notebook 06 on fewer seeds than 05 composes
+    the same reviews."""
+    table = results.read(results_path)
+    needed = list(plan_keys(config, reviews, seeds, (LORA,)).values())
+    found = sum(results.done(table, needed))
+    if found < len(needed):
+        raise LookupError(f"{results_path} holds {found} of the {len(needed)} LoRA rows of these settings "
                           "(reviews × seeds): run notebook 05 with them first, or name the reviews")
+    stored = sorted(set(seeds) | {int(s) for s in table.loc[table["variant"] == LORA.name, "seed"]})
+    rows = results.select(table, list(plan_keys(config, reviews, stored, (LORA,)).values()))
     return rows.groupby("review")["awss"].mean().sort_values(ascending=False).head(n)
 
 
@@ -400,10 +416,11 @@ def composition_settings(config: SweepConfig, composition, top: list[str], *, qu
 
 
 def compose_for_seed(config: SweepConfig, top: list[str], seed: int, composition, *, quantile: float,
-                     rank: int) -> tuple[dict[str, Trial], Encoder]:
-    """The trials of the composed reviews for one seed and the encoder composing their
-    phase-1 adapters (adapters come from the disk cache when notebook 05 trained them)."""
-    trials = {r: Trial(config, r, seed) for r in top}
+                     rank: int, trials: dict[str, Trial] | None = None) -> tuple[dict[str, Trial], Encoder]:
+    """The trials of the composed reviews for one seed (new ones unless given, so that several
+    compositions share their phase-1 work) and the encoder composing their phase-1 adapters
+    (adapters come from the disk cache when notebook 05 trained them)."""
+    trials = trials or {r: Trial(config, r, seed) for r in top}
     composed = composition.apply([trials[r].adapted for r in top], quantile=quantile, rank=rank, seed=seed)
     return trials, composed
 
@@ -414,13 +431,14 @@ def run_composition_task(config: SweepConfig, top: tuple[str, ...], seed: int, n
     logistic regression (as the study does)."""
     from .compose import COMPOSITIONS
 
-    records = []
+    records, trials = [], None
     for name in names:
         start = time.perf_counter()
-        trials, composed = compose_for_seed(config, list(top), seed, COMPOSITIONS[name], quantile=quantile, rank=rank)
+        trials, composed = compose_for_seed(config, list(top), seed, COMPOSITIONS[name], quantile=quantile, rank=rank,
+                                            trials=trials)
         settings = composition_settings(config, COMPOSITIONS[name], list(top), quantile=quantile, rank=rank)
         for review, trial in trials.items():
-            scored = score_variant(composed, trial.data, classifier=trial.lora.classifier)
+            scored = score_variant(composed, trial.data, classifier=trial.lora_classifier)
             records.append(trial.record_of(trial.key_for(name, settings), scored,
                                            seconds=time.perf_counter() - start))
             start = time.perf_counter()
