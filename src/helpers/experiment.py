@@ -431,11 +431,11 @@ def run_composition_task(config: SweepConfig, top: tuple[str, ...], seed: int, n
     logistic regression (as the study does)."""
     from .compose import COMPOSITIONS
 
-    records, trials = [], None
+    records, trials = [], {r: Trial(config, r, seed) for r in top}
     for name in names:
         start = time.perf_counter()
-        trials, composed = compose_for_seed(config, list(top), seed, COMPOSITIONS[name], quantile=quantile, rank=rank,
-                                            trials=trials)
+        _, composed = compose_for_seed(config, list(top), seed, COMPOSITIONS[name], quantile=quantile, rank=rank,
+                                       trials=trials)
         settings = composition_settings(config, COMPOSITIONS[name], list(top), quantile=quantile, rank=rank)
         for review, trial in trials.items():
             scored = score_variant(composed, trial.data, classifier=trial.lora_classifier)
