@@ -73,9 +73,16 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path, data_dir, monkeypatc
     path = tmp_path / "notebooks" / "99_broken.ipynb"
     nbformat.write(nb, path)
     monkeypatch.setattr(report, "notebooks", lambda root=None: [path])
+    executed = tmp_path / "out" / "report" / "executed" / path.name
+    executed.parent.mkdir(parents=True)
+    executed.write_text("the last good run")
     assert report.main(["--out-dir", str(tmp_path / "out"), "--data-dir", str(data_dir)]) == 1
     err = capsys.readouterr().err
     assert "99_broken.ipynb" in err and "ValueError" in err and "boom" in err and "cell" in err
+    # the book's page keeps the last good run; the failed run's copy is where the message says
+    assert executed.read_text() == "the last good run"
+    failed = report.partial_copy(executed)
+    assert str(failed) in err and "boom" in failed.read_text()
 
 
 @pytest.mark.slow

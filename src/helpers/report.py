@@ -27,13 +27,22 @@ def notebooks(root: Path | None = None) -> list[Path]:
 
 def run_notebook(path: Path, executed_dir: Path, params: dict) -> Path:
     """Execute one notebook with papermill; returns the executed copy. Cell outputs stay in
-    the notebook; the kernel's own stderr (progress bars) goes to this terminal."""
+    the notebook; the kernel's own stderr (progress bars) goes to this terminal. Papermill
+    writes its output as it goes, so it writes to a hidden partial copy that replaces the
+    executed one only on success: a killed or failed run leaves the book's page as it was."""
     import papermill as pm
 
     executed = executed_dir / path.name
-    pm.execute_notebook(str(path), str(executed), parameters=params, cwd=str(path.parent),
+    partial = partial_copy(executed)
+    pm.execute_notebook(str(path), str(partial), parameters=params, cwd=str(path.parent),
                         kernel_name="python3", progress_bar=False)
+    os.replace(partial, executed)
     return executed
+
+
+def partial_copy(executed: Path) -> Path:
+    """Where a run in progress keeps its output; hidden, so the book never picks it up."""
+    return executed.with_name(f".{executed.stem}.partial.ipynb")
 
 
 def _parameter_names(path: Path) -> set[str]:
@@ -158,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # papermill's error names the cell; pass it on
                 cell = getattr(exc, "exec_count", None)
                 print(f"[report] FAILED: {nb.name}, cell {cell}: {getattr(exc, 'ename', type(exc).__name__)}: "
-                      f"{getattr(exc, 'evalue', exc)}\n[report] executed copy: {executed_dir / nb.name}",
+                      f"{getattr(exc, 'evalue', exc)}\n[report] the failed run's copy: "
+                      f"{partial_copy(executed_dir / nb.name)} (the book's page is unchanged)",
                       file=sys.stderr, flush=True)
                 return 1
             print(f"[report]     done in {time.perf_counter() - start:.0f} s", flush=True)
