@@ -1,6 +1,6 @@
 """How long `slr-screen` takes on a 5,000-record file, from empty caches and then warm.
 
-    python benchmarks/screen_speed.py [--records 5000] [--methods base lora asreview]
+    python benchmarks/screen_speed.py [--records 5000] [--methods base lora asreview tfidf asreview+base]
 
 The file is made from the shared reviews (records of several reviews, in order, until the
 count is reached) with the seeded 8 + 8 labels of the first review shown and every other label
@@ -55,7 +55,7 @@ def timed_screen(path: Path, method: str, cache: Path) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--records", type=int, default=5000)
-    p.add_argument("--methods", nargs="+", default=["base", "lora", "asreview", "tfidf"])
+    p.add_argument("--methods", nargs="+", default=["base", "lora", "asreview", "tfidf", "asreview+base"])
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -122,7 +122,7 @@ def test_output_never_overwrites_the_input(tmp_path):
         screen.write(result, path, input_path=path)
 
 
-@pytest.mark.parametrize("method", ["lora", "tfidf"])
+@pytest.mark.parametrize("method", ["lora", "tfidf", "asreview+base"])
 def test_ranking_equals_the_experiments_on_the_same_split(tiny_bert_dir, tmp_path, method):
     review = write_review(tmp_path / "data", "nsaids", n=60, n_pos=14, seed=3)
     config = SweepConfig(encoder=str(tiny_bert_dir), data_dir=str(tmp_path / "data"))
@@ -132,10 +132,12 @@ def test_ranking_equals_the_experiments_on_the_same_split(tiny_bert_dir, tmp_pat
     labels.iloc[trial.data.split.train] = table["label"].iloc[trial.data.split.train].map({1: "1", 0: "0"})
     refs = write(table[["title", "abstract"]].assign(included=labels.to_numpy()), tmp_path / "refs.csv")
     result = screen.screen(refs, method=method, encoder=str(tiny_bert_dir))
+    from helpers.beyond import candidate
     from helpers.experiment import LORA
     from helpers.peers import TFIDF_LR
 
-    expected = (LORA if method == "lora" else TFIDF_LR).score(trial).scores
+    variant = {"lora": LORA, "tfidf": TFIDF_LR, "asreview+base": candidate("concat:asreview+base@0.5")}[method]
+    expected = variant.score(trial).scores
     got = result.records.sort_index()["score"].to_numpy()[trial.data.split.eval]
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
 

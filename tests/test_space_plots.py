@@ -72,4 +72,7 @@ def test_figures_carry_the_provenance_line_and_are_written_as_png_and_svg(tmp_pa
     caption = plots.provenance(encoder="m", mode="full", data="2 reviews", extra="seeds [0]")
     paths = plots.save_figure(fig, "x", tmp_path, caption)
     assert [p.name for p in paths] == ["x.png", "x.svg"] and caption in paths[1].read_text()
+    first = [p.read_bytes() for p in paths]
+    plots.save_figure(fig, "x", tmp_path, "")
+    assert [p.read_bytes() for p in paths] == first  # a re-run leaves the files unchanged
     plt.close(fig)

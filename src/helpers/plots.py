@@ -60,13 +60,18 @@ def provenance(*, encoder: str, mode: str, data: str, extra: str = "") -> str:
 
 
 def save_figure(fig: plt.Figure, name: str, figures_dir: Path, caption: str) -> list[Path]:
-    """Stamp the provenance caption under the figure and write PNG and SVG."""
+    """Stamp the provenance caption under the figure and write PNG and SVG.
+
+    The files are byte-for-byte the same when the figure is: no date in the metadata and
+    SVG element ids salted by the figure's name, so a re-run that changes nothing leaves
+    the committed figures unchanged in git."""
     fig.text(0.01, -0.01, caption, ha="left", va="top", fontsize=8, color="0.35", wrap=True)
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     paths = [figures_dir / f"{name}.{ext}" for ext in ("png", "svg")]
-    for p in paths:
-        fig.savefig(p)
+    with plt.rc_context({"svg.hashsalt": name}):
+        for p in paths:
+            fig.savefig(p, metadata={"Date": None} if p.suffix == ".svg" else None)
     return paths
 
 

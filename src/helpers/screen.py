@@ -50,6 +50,9 @@ METHODS = {m.name: m for m in (
     Method("base", "base", "the encoder without phase 1 + logistic regression"),
     Method("tfidf", "tfidf+lr", "TF-IDF (1-2-grams) + logistic regression"),
     Method("asreview", "asreview-oneshot", "ASReview's default model (TF-IDF + SVM), fitted once"),
+    Method("asreview+base", "concat:asreview+base@0.5",
+           "ASReview's TF-IDF + SVM with the encoder's embeddings (weight 0.5) as extra features: "
+           "notebook 08's recipe, chosen on its development reviews"),
 )}
 DEFAULT_METHOD = "asreview"
 
@@ -170,18 +173,28 @@ def check_labels(prepared: pd.DataFrame, *, path: Path) -> None:
 
 # ---------------------------------------------------------------- ranking
 
+def method_variant(method: str):
+    """The results-table variant a method runs, so a ranking here is the sweep's ranking."""
+    from .beyond import candidate
+    from .experiment import BASE, LORA
+    from .peers import ASREVIEW_ONESHOT, TFIDF_LR
+
+    if method not in METHODS:
+        raise ScreenError(f"method {method!r} unknown; choose one of {', '.join(METHODS)}")
+    name = METHODS[method].variant_name
+    known = {v.name: v for v in (BASE, LORA, TFIDF_LR, ASREVIEW_ONESHOT)}
+    return known[name] if name in known else candidate(name)
+
+
 def rank(prepared: pd.DataFrame, *, method: str = DEFAULT_METHOD, encoder: str = "auto", seed: int = 0,
          name: str = "your review") -> np.ndarray:
     """A score per unlabelled record (higher = more likely included): the chosen method
     trained on the labelled records exactly as ``helpers.experiment`` trains it on a review's
     16 (included first, then excluded, each in file order)."""
-    from .experiment import BASE, LORA, ReviewData, SweepConfig, Trial
+    from .experiment import ReviewData, SweepConfig, Trial
     from .fewshot import Split
-    from .peers import ASREVIEW_ONESHOT, TFIDF_LR
 
-    if method not in METHODS:
-        raise ScreenError(f"method {method!r} unknown; choose one of {', '.join(METHODS)}")
-    variant = {v.name: v for v in (BASE, LORA, TFIDF_LR, ASREVIEW_ONESHOT)}[METHODS[method].variant_name]
+    variant = method_variant(method)
     trial = Trial(SweepConfig(encoder=encoder), name, seed)
     sep = trial.encoder.sep_token if variant.uses_encoder else " "
     labels = prepared["label"]
@@ -219,7 +232,8 @@ def screen(input_path: str | Path, *, label_column: str | None = None, method: s
                "labelled excluded": int((prepared["label"] == 0).sum()), "to rank": int((~labelled).sum()),
                "without abstract (ranked on title)": int(prepared["no_abstract"].sum()),
                "duplicates (kept, flagged)": int(prepared["duplicate"].sum()), "method": method,
-               "encoder": _encoder_label(encoder) if method in ("lora", "base") else "– (TF-IDF, no encoder)",
+               "encoder": (_encoder_label(encoder) if method_variant(method).uses_encoder
+                           else "– (TF-IDF, no encoder)"),
                "seconds": round(time.perf_counter() - start, 1)}
     return Screened(out, summary)
 
