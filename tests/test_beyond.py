@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.stats import ortho_group
@@ -69,6 +71,21 @@ def test_cka_layer_choice_is_deterministic_for_a_seed(trials):
     first = beyond.cka_layers(Trial(trials, "nsaids", 0))
     assert len(first) == 3 and first == tuple(sorted(first)) and all(0 <= i < 4 for i in first)
     assert beyond.cka_layers(Trial(trials, "nsaids", 0)) == first
+
+
+def test_naming_the_default_layers_reuses_the_studys_adapter_instead_of_training_again(trials):
+    trial = Trial(trials, "nsaids", 0)
+    study, study_log = trial.phase1
+    n_layers = trial.encoder.model.config.num_hidden_layers
+    named, named_log = trial.phase1_with(replace(trials.training, layers=(n_layers - 1, n_layers - 3, n_layers - 2)))
+    assert named_log["train_seconds"] == study_log["train_seconds"]  # loaded, not trained again
+    other, other_log = trial.phase1_with(replace(trials.training, layers=(0, 1, 2)))
+    assert other_log["train_seconds"] != study_log["train_seconds"]
+    from peft import get_peft_model_state_dict
+
+    weights = {k: v.tolist() for k, v in get_peft_model_state_dict(study.model).items()}
+    assert {k: v.tolist() for k, v in get_peft_model_state_dict(named.model).items()} == weights
+    assert set(get_peft_model_state_dict(other.model)) != set(weights)
 
 
 @pytest.mark.parametrize("variant", beyond.ONE_SHOT_CANDIDATES + beyond.ACTIVE_LEARNING_CANDIDATES,
