@@ -2,6 +2,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from peft import get_peft_model_state_dict
 from scipy.stats import ortho_group
 
 from conftest import write_review
@@ -81,8 +82,6 @@ def test_naming_the_default_layers_reuses_the_studys_adapter_instead_of_training
     assert named_log["train_seconds"] == study_log["train_seconds"]  # loaded, not trained again
     other, other_log = trial.phase1_with(replace(trials.training, layers=(0, 1, 2)))
     assert other_log["train_seconds"] != study_log["train_seconds"]
-    from peft import get_peft_model_state_dict
-
     weights = {k: v.tolist() for k, v in get_peft_model_state_dict(study.model).items()}
     assert {k: v.tolist() for k, v in get_peft_model_state_dict(named.model).items()} == weights
     assert set(get_peft_model_state_dict(other.model)) != set(weights)

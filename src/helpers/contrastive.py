@@ -12,7 +12,7 @@ import json
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,12 @@ class TrainingArgs:
         if not 0 < self.last_n_layers <= n_layers:
             raise ValueError(f"last_n_layers={self.last_n_layers} but the encoder has {n_layers} layers")
         return list(range(n_layers - self.last_n_layers, n_layers))
+
+    def resolved(self, n_layers: int) -> TrainingArgs:
+        """These arguments with ``layers`` dropped where it names the last-n default's layers:
+        they train the same adapter (e.g. CKA choosing the study's last 3), so one cache key."""
+        default = replace(self, layers=None)
+        return default if self.adapted_layers(n_layers) == default.adapted_layers(n_layers) else self
 
 
 def contrastive_loss(x: torch.Tensor, y: torch.Tensor, is_positive: torch.Tensor,
@@ -180,13 +186,14 @@ def training_step(adapted: Encoder, inputs: dict[str, torch.Tensor], pairs: np.n
 
 def adapter_dir(encoder: Encoder, texts, labels, *, seed: int, args: TrainingArgs) -> Path | None:
     """Where phase 1's adapter for these inputs is cached (None without a cache): keyed by the
-    encoder's weights, pooling, max length, seed, every training argument and the exact
-    training texts and labels. Normalisation is not part of it: the loss is cosine-based."""
+    encoder's weights, pooling, max length, seed, every training argument (``layers`` resolved,
+    so naming the default's layers hits the default's entry) and the exact training texts and labels. Normalisation is not part of it: the loss is cosine-based."""
     if encoder.cache_dir is None:
         return None
     h = hashlib.blake2b(digest_size=16)
     h.update(json.dumps([encoder.fingerprint(), encoder.pooling, encoder.max_length, seed,
-                         args.identity(), [int(v) for v in labels]], sort_keys=True).encode())
+                         args.resolved(encoder.model.config.num_hidden_layers).identity(),
+                         [int(v) for v in labels]], sort_keys=True).encode())
     for t in texts:
         h.update(t.encode() + b"\0")
     return encoder.cache_dir / "adapters" / h.hexdigest()

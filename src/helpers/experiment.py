@@ -279,8 +279,6 @@ class Trial:
         """Phase 1 with other training arguments (or continuing ``start_from``'s adapter); the
         frozen-prefix cache starts below the lowest layer the adapter touches."""
         n_layers = self.encoder.model.config.num_hidden_layers
-        if args.layers is not None and sorted(args.layers) == replace(args, layers=None).adapted_layers(n_layers):
-            args = replace(args, layers=None)  # the default's layers: the same adapter, so its cache entry
         lowest = min(args.adapted_layers(n_layers)) if start_from is None else start_from.prefix_layers
         encoder = replace(self.encoder, prefix_layers=lowest)
         return train_lora(encoder, self.data.train["text"].tolist(), self.data.train["label"].to_numpy(),
