@@ -71,6 +71,8 @@ def settings_note(s) -> None:
 
 
 def _shown(value):
+    if isinstance(value, Path) and not value.is_absolute():
+        return str(value)
     if isinstance(value, (Path, str)) and str(value).startswith("/"):
         path = Path(value)
         try:

@@ -135,10 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     chosen = check_options(a, p)
     normalize = {"auto": "auto", "true": True, "false": False}[a.normalize]
-    s = settings(a.mode, out_dir=a.out_dir, encoder=a.encoder, data_dir=a.data_dir, normalize=normalize,
+    # absolute: papermill runs each notebook in notebooks/, where a relative path would point elsewhere
+    out_dir, data_dir = (None if d is None else str(Path(d).resolve()) for d in (a.out_dir, a.data_dir))
+    s = settings(a.mode, out_dir=out_dir, encoder=a.encoder, data_dir=data_dir, normalize=normalize,
                  seeds=a.seeds, eval_cap=a.eval_cap, reviews=a.reviews, scheduler=a.scheduler,
                  device=a.device, recompute=a.recompute or None)
-    missing = missing_reviews(a.data_dir)
+    missing = missing_reviews(data_dir)
     if missing:
         print(f"[report] reviews without text here (named in every notebook): {', '.join(missing)}", flush=True)
     executed_dir = s.out_dir / "report" / "executed"
