@@ -1,5 +1,7 @@
 """The runner: options checked before any work, and every notebook executed in smoke mode."""
 
+import os
+
 import nbformat
 import pytest
 
@@ -86,22 +88,24 @@ def test_failing_notebook_names_notebook_and_cell(tmp_path, data_dir, monkeypatc
 
 
 def test_a_relative_out_dir_is_where_the_user_stands_not_under_notebooks(tmp_path, data_dir, monkeypatch):
-    """Papermill runs each notebook in notebooks/; a relative --out-dir must still mean the caller's folder,
+    """Papermill runs each notebook in notebooks/; a relative --out-dir or --data-dir must still mean the caller's folder,
     and the page's settings note must be able to record it."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell('mode = "smoke"\nout_dir = None')
+    params = nbformat.v4.new_code_cell('mode = "smoke"\nout_dir = None\ndata_dir = None')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(
         "from helpers.book import settings_note\nfrom helpers.config import settings\n"
-        "S = settings(mode, out_dir=out_dir)\nsettings_note(S)\n(S.out_dir / 'marker.txt').write_text('here')")]
+        "S = settings(mode, out_dir=out_dir, data_dir=data_dir)\nsettings_note(S)\n"
+        "(S.out_dir / 'marker.txt').write_text(S.data_dir)")]
     (tmp_path / "notebooks").mkdir()
     path = tmp_path / "notebooks" / "98_where.ipynb"
     nbformat.write(nb, path)
     monkeypatch.setattr(report, "notebooks", lambda root=None: [path])
     monkeypatch.chdir(tmp_path)
-    assert report.main(["--out-dir", "out", "--data-dir", str(data_dir)]) == 0
-    assert (tmp_path / "out" / "marker.txt").read_text() == "here"
+    relative_data = os.path.relpath(data_dir, tmp_path)
+    assert report.main(["--out-dir", "out", "--data-dir", relative_data]) == 0
+    assert (tmp_path / "out" / "marker.txt").read_text() == str(data_dir.resolve())
     assert not (tmp_path / "notebooks" / "out").exists()
 
 

@@ -71,9 +71,9 @@ def settings_note(s) -> None:
 
 
 def _shown(value):
-    if isinstance(value, Path) and not value.is_absolute():
-        return str(value)
-    if isinstance(value, (Path, str)) and str(value).startswith("/"):
+    if isinstance(value, Path):  # a page's metadata is JSON: every path is recorded as text
+        value = str(value)
+    if isinstance(value, str) and value.startswith("/"):
         path = Path(value)
         try:
             return str(path.relative_to(project_root())) or "."
