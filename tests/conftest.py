@@ -1,6 +1,7 @@
 from pathlib import Path
 
-import helpers  # noqa: F401  (sets offline mode before transformers is imported anywhere)
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,6 +35,33 @@ def tiny_bert_dir(tmp_path_factory) -> Path:
     cfg = BertConfig(vocab_size=len(vocab), hidden_size=128, num_hidden_layers=4, num_attention_heads=2,
                      intermediate_size=256, max_position_embeddings=64)
     BertModel(cfg, add_pooling_layer=False).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_sentence_encoder_dir(tmp_path_factory) -> Path:
+    """A tiny BERT packaged as the embedded MiniLM is: sentence-transformers' mean pooling and
+    Normalize module, 128 positions (smoke mode's text length). Every notebook runs end to end
+    on it in seconds, with embeddings that differ from text to text."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-sentence-encoder")
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(1)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=128, num_hidden_layers=4, num_attention_heads=2,
+                     intermediate_size=256, max_position_embeddings=128)
+    BertModel(cfg, add_pooling_layer=False).save_pretrained(folder)
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 128,
+                                                                  "pooling_mode_mean_tokens": True}))
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
+    (folder / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"}]))
     return folder
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from helpers.bench import inference_latency, memory_table, study_training_seconds, training_step_time
-from helpers.compress import quantize_int4
+from helpers.compress import quantize_weights
 from helpers.encoder import load_encoder
 
 
@@ -27,7 +27,7 @@ def test_memory_table_matches_saved_files(enc):
 
 
 def test_latency_and_training_timers_run_every_precision(enc):
-    for variant, dtype in ((enc, None), (quantize_int4(enc), None), (enc, torch.bfloat16)):
+    for variant, dtype in ((enc, None), (quantize_weights(enc), None), (enc, torch.bfloat16)):
         r = inference_latency(variant, batch_size=2, seq_len=16, repeats=2, autocast_dtype=dtype)
         assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
         assert r["measured_batch"] == 2

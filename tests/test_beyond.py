@@ -8,8 +8,8 @@ from scipy.stats import ortho_group
 from conftest import write_review
 from helpers import beyond
 from helpers.cka import linear_cka, most_changed
-from helpers.contrastive import TrainingArgs
-from helpers.experiment import SweepConfig, Trial
+from helpers.config import SweepConfig, TrainingArgs
+from helpers.trial import Trial
 from helpers.fewshot import all_pairs
 from helpers.fusion import concatenate, rank_average
 
@@ -69,9 +69,9 @@ def trials(tiny_bert_dir, tmp_path, monkeypatch):
 
 
 def test_cka_layer_choice_is_deterministic_for_a_seed(trials):
-    first = beyond.cka_layers(Trial(trials, "nsaids", 0))
+    first = beyond.cka_layers(Trial(trials, "nsaids", 0), n_layers=3, short_epochs=1)
     assert len(first) == 3 and first == tuple(sorted(first)) and all(0 <= i < 4 for i in first)
-    assert beyond.cka_layers(Trial(trials, "nsaids", 0)) == first
+    assert beyond.cka_layers(Trial(trials, "nsaids", 0), n_layers=3, short_epochs=1) == first
 
 
 def test_naming_the_default_layers_reuses_the_studys_adapter_instead_of_training_again(trials):
@@ -101,4 +101,5 @@ def test_weighted_rank_average_and_weighted_names():
     np.testing.assert_allclose(rank_average(np.array([1.0, 2.0]), np.array([2.0, 1.0]), weights=(3, 1)), [0.625, 0.875])
     names = [v.name for v in beyond.ONE_SHOT_CANDIDATES]
     assert "concat:asreview+base@0.5" in names and "rankavg:asreview+lora@0.333333" in names
+    assert {"lora-lr0.002", "lora-all-pairs", "lora-4-epochs", "lora-all-layers", "loo-hybrid-sqrt+phase1"} <= set(names)
     assert len(names) == len(set(names))

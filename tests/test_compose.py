@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from conftest import synthetic_texts
-from helpers.compose import COMPOSITIONS, compose_adapters, delta_weights, peft_merge
-from helpers.contrastive import TrainingArgs, with_lora
+from helpers.compose import Hybrid, PeftMerge, compose_adapters, compositions, delta_weights
+from helpers.config import TrainingArgs
+from helpers.contrastive import with_lora
 from helpers.encoder import load_encoder
 
 
@@ -101,7 +102,7 @@ def test_hybrid_saves_and_loads_like_any_peft_adapter(tiny_bert_dir, tmp_path):
 @pytest.mark.parametrize("kind", ["svd", "ties", "dare_ties", "cat"])
 def test_peft_merges_run_and_differ_from_each_adapter(tiny_bert_dir, tmp_path, kind):
     adapters = random_adapters(tiny_bert_dir, tmp_path, 3)
-    merged = peft_merge(adapters, kind)
+    merged = next(c for c in compositions() if c.name == f"peft-{kind}").apply(adapters, seed=0)
     d = delta_weights(merged.model, "merged")
     assert d and all(torch.isfinite(v).all() for v in d.values())
     for a in adapters:  # a merge is none of its inputs
@@ -118,7 +119,7 @@ def test_composed_encoders_reuse_the_frozen_prefix_of_their_adapters(tiny_bert_d
     adapters = [replace(a, prefix_layers=1) for a in random_adapters(tiny_bert_dir, tmp_path, 3)]  # LoRA: last 3 of 4
     texts = synthetic_texts(6)
     adapters[0].embed(texts, progress=False)  # fills the prefix cache
-    composed = [compose_adapters(adapters, rank=8), peft_merge(adapters, "ties")]
+    composed = [compose_adapters(adapters, rank=8), PeftMerge("ties", density=0.5).apply(adapters, seed=0)]
     references = []
     for enc in composed:
         references.append(replace(enc, cache_dir=None, prefix_layers=0).embed(texts, progress=False))
@@ -133,18 +134,31 @@ def test_dare_merge_is_reproducible_by_seed_and_leaves_global_rng_alone(tiny_ber
     torch.manual_seed(7)
     expected_next = torch.rand(1)
     torch.manual_seed(7)
-    first = delta_weights(peft_merge(adapters, "dare_ties", seed=1).model, "merged")
+    first = delta_weights(PeftMerge("dare_ties", density=0.5).apply(adapters, seed=1).model, "merged")
     assert torch.equal(torch.rand(1), expected_next)  # the caller's random stream is untouched
-    again = delta_weights(peft_merge(adapters, "dare_ties", seed=1).model, "merged")
-    other = delta_weights(peft_merge(adapters, "dare_ties", seed=2).model, "merged")
+    again = delta_weights(PeftMerge("dare_ties", density=0.5).apply(adapters, seed=1).model, "merged")
+    other = delta_weights(PeftMerge("dare_ties", density=0.5).apply(adapters, seed=2).model, "merged")
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert any(not torch.equal(first[k], other[k]) for k in first)
 
 
-def test_every_registered_composition_names_its_settings_and_applies(tiny_bert_dir, tmp_path):
+def test_every_composition_has_its_own_name_and_applies_and_bad_settings_are_refused(tiny_bert_dir, tmp_path):
     adapters = random_adapters(tiny_bert_dir, tmp_path, 3)
-    settings = {name: c.settings(quantile=0.75, rank=8) for name, c in COMPOSITIONS.items()}
-    assert len({str(s) for s in settings.values()}) == len(COMPOSITIONS)  # each has its own identity
-    assert settings["hybrid-sqrt"]["quantile"] == 0.75 and COMPOSITIONS["hybrid-sqrt"].settings(quantile=0.5, rank=8) != settings["hybrid-sqrt"]
-    for name, c in COMPOSITIONS.items():
-        assert c.apply(adapters, quantile=0.75, rank=8, seed=0).embed(synthetic_texts(2), progress=False).shape == (2, 128)
+    every = compositions()
+    assert [c.name for c in every] == ["hybrid-sqrt", "hybrid-both", "peft-svd", "peft-ties", "peft-dare_ties", "peft-cat"]
+    assert every[0] == Hybrid(quantile=0.75, rank=8, split="sqrt") and every[2].svd_rank == 8
+    assert compositions(quantile=0.5, rank=4)[0] == Hybrid(quantile=0.5, rank=4) and compositions(rank=4)[2].svd_rank == 4
+    for c in every:
+        assert c.apply(adapters, seed=0).embed(synthetic_texts(2), progress=False).shape == (2, 128)
+    for bad in (lambda: Hybrid(quantile=1.5), lambda: Hybrid(split="half"), lambda: PeftMerge("ties"),
+                lambda: PeftMerge("cat", density=0.5), lambda: PeftMerge("svd"), lambda: PeftMerge("mean")):
+        with pytest.raises(ValueError, match="Hybrid|PeftMerge"):
+            bad()
+
+
+def test_peft_density_is_passed_to_the_merge(tiny_bert_dir, tmp_path):
+    adapters = random_adapters(tiny_bert_dir, tmp_path, 3)
+    dense = delta_weights(PeftMerge("ties", density=1.0).apply(adapters, seed=0).model, "merged")
+    sparse = delta_weights(PeftMerge("ties", density=0.2).apply(adapters, seed=0).model, "merged")
+    share = lambda d: sum(int((v != 0).sum()) for v in d.values()) / sum(v.numel() for v in d.values())  # noqa: E731
+    assert share(sparse) < share(dense)

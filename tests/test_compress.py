@@ -4,9 +4,10 @@ import torch
 from torch import nn
 
 from conftest import synthetic_texts
-from helpers.compress import (cast, encoder_linears, quantize_int4, quantize_int8_dynamic, sparsity_of,
+from helpers.compress import (cast, encoder_linears, quantize_weights, quantize_int8_dynamic, sparsity_of,
                               wanda_mask, wanda_prune)
-from helpers.contrastive import TrainingArgs, with_lora
+from helpers.config import TrainingArgs
+from helpers.contrastive import with_lora
 from helpers.encoder import load_encoder
 
 
@@ -34,7 +35,7 @@ def test_int4_layer_output_close_and_weights_really_4bit(lora_encoder):
 
     x = torch.randn(64, 128)
     name, dense = next((n, m) for n, m in encoder_linears(lora_encoder.model).items() if "intermediate" in n)
-    q = quantize_int4(lora_encoder)
+    q = quantize_weights(lora_encoder)
     qlayer = dict(q.model.named_modules())[name]
     with torch.no_grad():
         ref, got = dense(x), qlayer(x)
@@ -56,7 +57,7 @@ def test_int4_layer_output_close_and_weights_really_4bit(lora_encoder):
 def test_whole_encoder_int4_and_int8_stay_close(lora_encoder):
     texts = synthetic_texts(6)
     ref = lora_encoder.embed(texts, progress=False)
-    for make, bound in ((quantize_int4, 0.2), (quantize_int8_dynamic, 0.05)):
+    for make, bound in ((quantize_weights, 0.2), (quantize_int8_dynamic, 0.05)):
         got = make(lora_encoder).embed(texts, progress=False)
         assert rel_err(torch.tensor(got), torch.tensor(ref)) < bound, make.__name__
     i8 = quantize_int8_dynamic(lora_encoder)

@@ -6,7 +6,8 @@ import torch
 from transformers import BertConfig, BertModel
 
 from conftest import synthetic_texts
-from helpers.contrastive import (TrainingArgs, adapter_dir, contrastive_loss, lora_config, train_lora,
+from helpers.config import TrainingArgs
+from helpers.contrastive import (adapter_dir, contrastive_loss, lora_config, train_lora,
                                  trainable_parameter_count)
 from helpers.encoder import SPECTER_CONFIG, Encoder, load_encoder
 

@@ -9,10 +9,14 @@ import pytest
 
 from conftest import synthetic_texts, write_review
 from helpers import results
-from helpers.contrastive import TrainingArgs, train_lora
-from helpers.distributed import check_scheduler, run_tasks, threads_per_worker
+from helpers.config import SweepConfig, TrainingArgs, check_scheduler
+from helpers.contrastive import train_lora
+from helpers.distributed import run_tasks, threads_per_worker
 from helpers.encoder import load_encoder
-from helpers.experiment import BASE, LORA, SweepConfig, sweep
+from helpers.experiment import sweep
+from helpers.variants import Base, Lora
+
+BASE, LORA = Base(), Lora()
 
 METRICS = ["key", "review", "seed", "variant", "awss", "wss", "threshold", "tpr", "tnr"]
 

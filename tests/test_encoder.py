@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import synthetic_texts
-from helpers.encoder import (ArrayStore, EncoderError, display_name, load_encoder, pool, random_specter_encoder,
+from helpers.encoder import (ArrayStore, EncoderError, display_name, load_encoder, pool, random_encoder,
                              resolve_encoder_name)
 
 
@@ -38,7 +38,8 @@ def test_cache_hit_skips_the_model_and_key_includes_length(tiny_bert_dir, tmp_pa
 
 
 def test_fingerprint_follows_adapter_weights(tiny_bert_dir, tmp_path):
-    from helpers.contrastive import TrainingArgs, with_lora
+    from helpers.config import TrainingArgs
+    from helpers.contrastive import with_lora
 
     enc = load_encoder(str(tiny_bert_dir), cache_dir=tmp_path)
     adapted = with_lora(enc, TrainingArgs(), seed=0)
@@ -82,7 +83,7 @@ def test_sentence_transformers_agrees_with_the_packaged_pipeline(tmp_path):
 
 
 def test_random_specter_has_the_exact_configuration():
-    enc = random_specter_encoder()
+    enc = random_encoder()
     c = enc.model.config
     assert (c.num_hidden_layers, c.hidden_size, c.num_attention_heads, c.intermediate_size,
             c.max_position_embeddings, c.vocab_size) == (12, 768, 12, 3072, 512, 31116)
@@ -104,7 +105,8 @@ def test_split_forward_equals_the_models_own_forward(tiny_bert_dir, tmp_path):
 
 
 def test_prefix_cache_gives_the_same_embeddings_and_is_shared_by_adapters(tiny_bert_dir, tmp_path, monkeypatch):
-    from helpers.contrastive import TrainingArgs, with_lora
+    from helpers.config import TrainingArgs
+    from helpers.contrastive import with_lora
 
     texts = synthetic_texts(9)
     plain = load_encoder(str(tiny_bert_dir), cache_dir=None)
@@ -125,7 +127,8 @@ def test_prefix_cache_gives_the_same_embeddings_and_is_shared_by_adapters(tiny_b
 
 
 def test_prefix_over_an_adapted_layer_is_refused(tiny_bert_dir, tmp_path):
-    from helpers.contrastive import TrainingArgs, with_lora
+    from helpers.config import TrainingArgs
+    from helpers.contrastive import with_lora
 
     enc = replace(with_lora(load_encoder(str(tiny_bert_dir), cache_dir=tmp_path), TrainingArgs(), seed=0),
                   prefix_layers=2)

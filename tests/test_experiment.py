@@ -6,10 +6,14 @@ import pytest
 
 from conftest import write_review
 from helpers import results
-from helpers.contrastive import TrainingArgs
-from helpers.experiment import (BASE, LORA, LORA_INT4, LORA_WANDA, STUDY_VARIANTS, SweepConfig, Trial, compose_sweep,
-                                metrics_record, prepare_review, score_variant, sweep, top_reviews)
+from helpers.compose import Hybrid, PeftMerge
+from helpers.config import SweepConfig, TrainingArgs
+from helpers.experiment import sweep, top_reviews
 from helpers.metrics import work_saved
+from helpers.trial import Trial, metrics_record, prepare_review
+from helpers.variants import STUDY_VARIANTS, Base, ComposedSkills, LogisticHead, Lora
+
+BASE, LORA = Base(), Lora()
 
 FAST = TrainingArgs(n_positive=8, n_negative=8, epochs=1)  # one step: the code path, not the study's numbers
 
@@ -41,15 +45,16 @@ def test_eval_cap_keeps_every_included_and_enough_excluded(tmp_path):
         prepare_review("nsaids", seed=0, eval_cap=1, data_dir=tmp_path)
 
 
-def test_score_variant_fits_on_train_and_scores_eval_and_reuses_a_given_classifier(tiny):
+def test_base_fits_on_train_and_scores_eval(tiny):
     config, _ = tiny
     trial = Trial(config, "nsaids", 0)
-    scored = score_variant(trial.encoder, trial.data)
-    assert scored.train_emb.shape == (16, 128) and scored.scores.shape == (len(trial.data.eval),)
-    expected = scored.classifier.predict_proba(trial.encoder.embed(trial.data.eval["text"].tolist(), progress=False))[:, 1]
+    scored = BASE.score(trial)
+    emb = trial.base_embeddings
+    assert emb.train.shape == (16, 128) and scored.scores.shape == (len(trial.data.eval),)
+    model = LogisticHead().fit(trial.encoder.embed(trial.data.train["text"].tolist(), progress=False),
+                               trial.data.train_labels, seed=0)
+    expected = model.predict_proba(trial.encoder.embed(trial.data.eval["text"].tolist(), progress=False))[:, 1]
     np.testing.assert_allclose(scored.scores, expected)
-    again = score_variant(trial.encoder, trial.data, classifier=scored.classifier)
-    assert again.classifier is scored.classifier
     record = metrics_record(trial.data, scored.scores)
     assert record["awss"] == work_saved(trial.data.eval["label"], scored.scores).awss
     assert record["n_eval"] == 44 and record["n_eval_included"] == 6 and not record["few_eval_included"]
@@ -68,12 +73,13 @@ def test_trial_records_of_the_study_variants(tiny):
     assert records["lora+wanda50"]["compress_seconds"] > 0
     assert records["base"]["settings"] != records["lora"]["settings"]  # LoRA's key holds the training arguments
     assert '"learning_rate":0.007' in records["lora"]["settings"]
-    # compressed variants are scored with the phase-1 classifier, as the study does
-    assert trial.lora.classifier is not trial.base.classifier
-    assert trial.lora_classifier is trial.lora.classifier
-    fresh = Trial(config, "nsaids", 0)  # fitted from the training embeddings alone, without the LoRA row
-    np.testing.assert_array_equal(fresh.lora_classifier.coef_, trial.lora.classifier.coef_)
-    assert "lora" not in fresh.__dict__
+    # compressed variants are scored with the head fitted after phase 1, as the study does
+    head = LogisticHead()
+    fresh = Trial(config, "nsaids", 0)  # fitted from the 16 training embeddings alone, no pass over the evaluation set
+    np.testing.assert_array_equal(fresh.lora_classifier(head).coef_, trial.lora_classifier(head).coef_)
+    assert "lora_embeddings" not in fresh.__dict__
+    lora_scores = head.scores(trial.lora_classifier(head), trial.lora_embeddings.eval)
+    np.testing.assert_allclose(LORA.score(trial).scores, lora_scores)
 
 
 def test_same_seed_same_numbers(tiny):
@@ -121,7 +127,7 @@ def test_a_failing_task_is_named_and_the_others_are_saved(tiny, monkeypatch):
 
     real = experiment.run_task
 
-    def flaky(config, review, seed, variants):
+    def flaky(config, review, seed, variants):  # noqa: ANN001
         if review == "adhd":
             raise RuntimeError("boom")
         return real(config, review, seed, variants)
@@ -143,10 +149,12 @@ def test_compositions_read_the_top_reviews_from_the_table_and_skip_when_done(tin
     lora = results.read(path).query("variant == 'lora'")
     assert top_reviews(config, ["nsaids", "adhd"], [0], path, n=2).to_dict() == pytest.approx(
         lora.groupby("review")["awss"].mean().to_dict())  # every stored seed, not only the one asked for
-    rows = compose_sweep(config, list(top.index), [0], ["hybrid-sqrt", "peft-cat"], path, progress=False)
+    composed = tuple(ComposedSkills(c, reviews=tuple(top.index)) for c in (Hybrid(), PeftMerge("cat")))
+    rows = sweep(config, list(top.index), [0], composed + (BASE, LORA), path, progress=False)
     assert set(rows.variant) == {"hybrid-sqrt", "peft-cat", "base", "lora"} and len(rows) == 8
     n = len(results.read(path))
-    compose_sweep(config, list(top.index), [0], ["hybrid-sqrt", "peft-cat"], path, progress=False)
+    sweep(config, list(top.index), [0], composed, path, progress=False)
     assert len(results.read(path)) == n
-    compose_sweep(config, list(top.index), [0], ["hybrid-sqrt"], path, quantile=0.5, progress=False)
+    sweep(config, list(top.index), [0], (ComposedSkills(Hybrid(quantile=0.5), reviews=tuple(top.index)),), path,
+          progress=False)
     assert len(results.read(path)) == n + 2  # another quantile: new rows

@@ -2,10 +2,13 @@ import numpy as np
 import pytest
 
 from conftest import write_review
-from helpers.experiment import BASE, SweepConfig, Trial
-from helpers.contrastive import TrainingArgs
-from helpers.peers import (ASREVIEW_AL, ASREVIEW_ONESHOT, SETFIT, TFIDF_LR, asreview_default_model, order_scores,
-                           screened, simulate_order)
+from helpers.config import SweepConfig, TrainingArgs
+from helpers.peers import (ASREVIEW_AL, ASREVIEW_ONESHOT, SETFIT, TFIDF_LR, asreview_model, order_scores, screened,
+                           simulate_order)
+from helpers.trial import Trial
+from helpers.variants import Base
+
+BASE = Base()
 
 
 @pytest.fixture
@@ -42,19 +45,19 @@ def test_screened_records_are_the_sixteen_then_the_evaluation_set(trial):
 
 def test_oneshot_top_record_is_the_first_record_the_simulation_queries(trial):
     records = screened(trial)
-    cycle = asreview_default_model(0)
+    cycle = asreview_model("elas_u4", 0)
     x = cycle.transform(records[["title", "abstract"]])
     cycle.fit(x[:16], records["label"].to_numpy()[:16])
     oneshot_top = 16 + int(np.argmax(cycle.classifier.decision_function(x[16:])))
     order = simulate_order(records[["title", "abstract"]], records["label"], np.arange(16),
-                           cycle=asreview_default_model(0))
+                           cycle=asreview_model("elas_u4", 0))
     assert order[16] == oneshot_top
 
 
 def test_active_learning_puts_the_priors_first_and_reads_each_record_once(trial):
     records = screened(trial)
     priors = np.arange(16)
-    order = simulate_order(records[["title", "abstract"]], records["label"], priors, cycle=asreview_default_model(0))
+    order = simulate_order(records[["title", "abstract"]], records["label"], priors, cycle=asreview_model("elas_u4", 0))
     assert set(order[:16]) == set(priors)
     assert len(order) == len(set(order))  # never reads a record twice
     included = set(np.flatnonzero(records["label"].to_numpy() == 1))

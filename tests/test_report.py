@@ -1,6 +1,8 @@
 """The runner: options checked before any work, and every notebook executed in smoke mode."""
 
 import os
+import re
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -10,6 +12,7 @@ from helpers import report
 from helpers.config import settings
 from helpers.report import notebooks
 
+ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = {"nsaids": (120, 30), "antihistamines": (90, 20), "urinary_incontinence": (100, 24),
              "skeletal_muscle_relaxants": (110, 12)}
 
@@ -95,7 +98,7 @@ def test_a_relative_out_dir_is_where_the_user_stands_not_under_notebooks(tmp_pat
     params = nbformat.v4.new_code_cell('mode = "smoke"\nout_dir = None\ndata_dir = None')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(
-        "from helpers.book import settings_note\nfrom helpers.config import settings\n"
+        "from helpers.page import settings_note\nfrom helpers.config import settings\n"
         "S = settings(mode, out_dir=out_dir, data_dir=data_dir)\nsettings_note(S)\n"
         "(S.out_dir / 'marker.txt').write_text(S.data_dir)")]
     (tmp_path / "notebooks").mkdir()
@@ -109,25 +112,39 @@ def test_a_relative_out_dir_is_where_the_user_stands_not_under_notebooks(tmp_pat
     assert not (tmp_path / "notebooks" / "out").exists()
 
 
+def usage(out: str) -> dict[str, int]:
+    """The runner's closing counts: rows and artefacts reused and computed."""
+    found = re.search(r"results rows reused: (\d+), computed: (\d+); artefacts reused: (\d+), computed: (\d+)", out)
+    assert found, out[-2000:]
+    return dict(zip(("rows_reused", "rows_computed", "artefacts_reused", "artefacts_computed"), map(int, found.groups())))
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(2400)  # about 14 min on 2 busy cores: nine notebooks, real data
-def test_every_notebook_runs_in_smoke_mode_and_a_rerun_reuses_every_row(tmp_path, data_dir, monkeypatch, capsys):
+@pytest.mark.timeout(900)  # about 4 min on 2 cores: nine notebooks twice, a tiny encoder, synthetic reviews
+def test_every_notebook_runs_end_to_end_and_a_rerun_reuses_every_row_and_artefact(tmp_path, tiny_sentence_encoder_dir,
+                                                                                  monkeypatch, capsys):
     monkeypatch.setenv("SLR_CACHE_DIR", str(tmp_path / "cache"))
+    data = tmp_path / "synthetic"
+    for k, (slug, (n, pos)) in enumerate(SYNTHETIC.items()):
+        write_review(data, slug, n=n, n_pos=pos, seed=k)
     out = tmp_path / "out"
-    assert report.main(["--mode", "smoke", "--out-dir", str(out), "--data-dir", str(data_dir)]) == 0
+    argv = ["--mode", "smoke", "--jobs", "2", "--out-dir", str(out), "--data-dir", str(data), "--encoder", str(tiny_sentence_encoder_dir),
+            "--timing-architecture", str(tiny_sentence_encoder_dir)]
+    assert report.main(argv) == 0
     for nb in notebooks():
         assert (out / "report" / f"{nb.stem}.html").stat().st_size > 10_000
         executed = nbformat.read(out / "report" / "executed" / nb.name, as_version=4)
+        assert all(c.get("execution_count") for c in executed.cells if c.cell_type == "code"), nb.name  # every cell ran
         errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
                   if o.get("output_type") == "error"]
-        assert not errors
+        assert not errors, nb.name
     assert (out / "report" / "index.html").is_file()
-    figures = {p.name for p in (out / "figures").iterdir()}
-    assert {"01_token_counts.png", "02_base_tsne.png", "03_scores_before_after.png", "05_awss_per_review.svg",
-            "07_peers_per_review.png"} <= figures
-    first = capsys.readouterr().out
-    assert "computed: 0" not in first
-    # a second run reuses every row of the table and says so
-    assert report.main(["--mode", "smoke", "--out-dir", str(out), "--data-dir", str(data_dir),
-                        "--only", "05", "07"]) == 0
-    assert "computed: 0;" in capsys.readouterr().out
+    # every figure the full report commits is drawn, as PNG and SVG
+    assert {p.name for p in (out / "figures").iterdir()} == {p.name for p in (ROOT / "figures").iterdir()}
+    first = usage(capsys.readouterr().out)
+    assert first["rows_computed"] > 0 and first["artefacts_computed"] >= 8
+    # a second run computes nothing: every row and every artefact is reused, and says so
+    assert report.main(argv) == 0
+    again = usage(capsys.readouterr().out)
+    assert again["rows_computed"] == 0 and again["artefacts_computed"] == 0
+    assert again["artefacts_reused"] == first["artefacts_computed"] and again["rows_reused"] >= first["rows_computed"]

@@ -90,7 +90,11 @@ def test_usage_ledger_sums_what_notebooks_reused_and_computed(tmp_path, monkeypa
     monkeypatch.setenv(results.LEDGER_ENV, str(ledger))
     results.note_usage(reused=3, computed=1)
     results.note_usage(reused=2, computed=0)
-    assert results.read_usage(ledger) == (5, 1)
+    results.note_usage(kind="artefacts", reused=1, computed=0)
+    results.note_usage(kind="artefacts", reused=0, computed=1, name="04_latency")
+    usage = results.read_usage(ledger)
+    assert (usage["rows"]["reused"], usage["rows"]["computed"]) == (5, 1)
+    assert usage["artefacts"] == {"reused": 1, "computed": 1, "measured": ["04_latency"]}
     monkeypatch.delenv(results.LEDGER_ENV)
     results.note_usage(reused=9, computed=9)  # no ledger: nothing written
-    assert results.read_usage(ledger) == (5, 1)
+    assert results.read_usage(ledger)["rows"]["computed"] == 1

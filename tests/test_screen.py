@@ -11,8 +11,8 @@ import pytest
 
 from conftest import write_review
 from helpers import screen
-from helpers.contrastive import TrainingArgs
-from helpers.experiment import SweepConfig, Trial
+from helpers.config import SweepConfig
+from helpers.trial import Trial
 from helpers.screen import ScreenError
 
 
@@ -133,10 +133,10 @@ def test_ranking_equals_the_experiments_on_the_same_split(tiny_bert_dir, tmp_pat
     refs = write(table[["title", "abstract"]].assign(included=labels.to_numpy()), tmp_path / "refs.csv")
     result = screen.screen(refs, method=method, encoder=str(tiny_bert_dir))
     from helpers.beyond import candidate
-    from helpers.experiment import LORA
     from helpers.peers import TFIDF_LR
+    from helpers.variants import Lora
 
-    variant = {"lora": LORA, "tfidf": TFIDF_LR, "asreview+base": candidate("concat:asreview+base@0.5")}[method]
+    variant = {"lora": Lora(), "tfidf": TFIDF_LR, "asreview+base": candidate("concat:asreview+base@0.5")}[method]
     expected = variant.score(trial).scores
     got = result.records.sort_index()["score"].to_numpy()[trial.data.split.eval]
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)

@@ -1,17 +1,9 @@
-"""Helpers for the few-shot citation-screening report.
+"""Helpers for the few-shot citation-screening report (see the README's architecture section).
 
-Modules, one job each (see the README's architecture section): config (project root, run
-modes), data (reviews), fewshot (split, pairs), encoder (load, pool, cached embed),
-contrastive (the study's loss, LoRA, phase 1), compress, compose, metrics (AWSS/WSS),
-results (the results table), experiment (trials, variants, sweeps), distributed (in-process
-or Dask), peers, stats, space, plots, bench, fetch, screen, report (papermill runner, book).
+Importing the package changes nothing in the host process: no environment variable, no working
+directory. The command-line entry points (``python -m helpers.report``, ``slr-screen``) set
+offline mode for themselves (``helpers.config.offline``); no model or data set is ever
+downloaded at run time.
 """
 
-import os
-
-# The one place offline mode is set: models and data are never downloaded from a hub at run
-# time (a user who wants that sets HF_HUB_OFFLINE=0 before importing the package).
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-__version__ = "0.2.0"
+__version__ = "0.3.0"

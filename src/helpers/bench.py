@@ -5,13 +5,15 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
-from .contrastive import TrainingArgs, make_optimizer, training_step, with_lora
+from .config import TrainingArgs
+from .contrastive import make_optimizer, training_step, with_lora
 from .encoder import Encoder
 
 
@@ -38,50 +40,73 @@ def inference_latency(encoder: Encoder, *, batch_size: int = 32, seq_len: int = 
 
     Some kernels are very slow where the hardware lacks them (FP16 on a CPU without FP16 units:
     one batch of SPECTER at 32 × 512 takes minutes), so with ``budget_s`` a one-example probe
-    predicts the cost first; if the warm-up and repeats of the full batch would exceed the
-    budget, the largest sub-batch that fits is timed and scaled linearly to ``batch_size``
-    (a compute-bound forward is linear in batch size). ``measured_batch`` says which it was."""
+    predicts the cost first and the cell stays near the budget: the largest sub-batch whose
+    warm-up and repeats fit is timed and scaled linearly to ``batch_size`` (a compute-bound
+    forward is linear in batch size); where not even that fits, fewer repeats, and at worst
+    the probe alone is the measurement. ``measured_batch`` and ``repeats`` say which it was."""
     model = encoder.model.to(device).eval()
     grad_off = torch.inference_mode() if encoder.inference_mode else torch.no_grad()
     with grad_off, torch.autocast(device.split(":")[0], dtype=autocast_dtype or torch.float32,
                                   enabled=autocast_dtype is not None):
-        measured = batch_size
-        if budget_s is not None:
-            probe = _timed_forward(model, synthetic_batch(encoder, 1, seq_len, device=device), device)
-            measured = max(1, min(batch_size, int(budget_s / ((repeats + 1) * probe))))
-        batch = synthetic_batch(encoder, measured, seq_len, device=device)
-        runs = [_timed_forward(model, batch, device) * batch_size / measured for _ in range(repeats + 1)]
-    times = runs[1:]  # the first is the warm-up
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": repeats,
-            "measured_batch": measured}
+        def timed(n: int) -> float:
+            return _timed(lambda batch=synthetic_batch(encoder, n, seq_len, device=device): model(**batch), device)
+
+        plan = _plan(batch_size, repeats, budget_s, probe=timed(1) if budget_s is not None else None, smallest=1)
+        runs = plan.runs or [timed(plan.measured) for _ in range(plan.repeats + 1)][1:]  # the first is the warm-up
+    times = [t * batch_size / plan.measured for t in runs]
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": len(times),
+            "batch": batch_size, "measured_batch": plan.measured}
 
 
-def _timed_forward(model: torch.nn.Module, batch: dict[str, torch.Tensor], device: str) -> float:
+@dataclass(frozen=True)
+class _Plan:
+    measured: int              # batch (or pairs) actually timed
+    repeats: int               # timed runs after one warm-up
+    runs: list | None = None   # where only the probe fitted: it is the one measurement
+
+
+def _plan(full: int, repeats: int, budget_s: float | None, *, probe: float | None, smallest: int) -> _Plan:
+    """What fits in ``budget_s`` after a probe of ``smallest`` units took ``probe`` seconds."""
+    if budget_s is None:
+        return _Plan(full, repeats)
+    per_unit, left = probe / smallest, budget_s - probe
+    fits = int(left / ((repeats + 1) * per_unit))
+    if fits >= smallest:
+        return _Plan(min(full, fits - fits % smallest if smallest > 1 else fits), repeats)
+    few = int(left / (smallest * per_unit)) - 1  # repeats of the smallest piece after a warm-up
+    return _Plan(smallest, few) if few >= 1 else _Plan(smallest, 1, runs=[probe])
+
+
+def _timed(work, device: str) -> float:
     _sync(device)
     start = time.perf_counter()
-    model(**batch)
+    work()
     _sync(device)
     return time.perf_counter() - start
 
 
 def training_step_time(encoder: Encoder, *, n_steps: int = 2, seq_len: int = 512, bf16: bool = False,
-                       pairs_per_batch: int = 16, seed: int = 0) -> dict:
+                       pairs_per_batch: int = 16, seed: int = 0, budget_s: float | None = None) -> dict:
     """Seconds per phase-1 step in the study's timing setting (batches of 16 pairs with 32
-    distinct texts of ``seq_len`` tokens), measured on ``n_steps`` after one warm-up step."""
+    distinct texts of ``seq_len`` tokens), measured on ``n_steps`` after one warm-up step.
+
+    With ``budget_s``, a probe step of 2 pairs (the smallest batch holding both kinds) predicts
+    the cost, and as in ``inference_latency`` the largest even number of pairs that fits is
+    timed and scaled linearly to ``pairs_per_batch`` (``measured_pairs`` says so)."""
     args = replace(TrainingArgs(), bf16=bf16)
     adapted = with_lora(encoder, args, seed=seed)
     adapted.model.train()
-    inputs = synthetic_batch(encoder, 2 * pairs_per_batch, seq_len, seed=seed)
-    half = pairs_per_batch // 2
-    pairs = np.array([(2 * k, 2 * k + 1, int(k < half)) for k in range(pairs_per_batch)])
     optimizer = make_optimizer(adapted.model, args)
-    times = []
-    for k in range(n_steps + 1):
-        start = time.perf_counter()
-        training_step(adapted, inputs, pairs, optimizer, args)
-        if k:
-            times.append(time.perf_counter() - start)
-    return {"median_step_s": statistics.median(times), "steps_measured": n_steps}
+
+    def timed(pairs: int) -> float:
+        inputs = synthetic_batch(encoder, 2 * pairs, seq_len, seed=seed)
+        batch = np.array([(2 * k, 2 * k + 1, int(k < pairs // 2)) for k in range(pairs)])
+        return _timed(lambda: training_step(adapted, inputs, batch, optimizer, args), "cpu")
+
+    plan = _plan(pairs_per_batch, n_steps, budget_s, probe=timed(2) if budget_s is not None else None, smallest=2)
+    runs = plan.runs or [timed(plan.measured) for _ in range(plan.repeats + 1)][1:]
+    return {"median_step_s": statistics.median(runs) * pairs_per_batch / plan.measured, "steps_measured": len(runs),
+            "pairs": pairs_per_batch, "measured_pairs": plan.measured}
 
 
 def study_training_seconds(step_seconds: float, *, n_pairs: int = 1280, epochs: int = 2, batch_size: int = 16) -> float:
@@ -105,7 +130,7 @@ def memory_table(encoder: Encoder, args: TrainingArgs = TrainingArgs()) -> list[
     INT8-dynamic and quanto-qint4 state dicts, which add per-channel/group scales; LoRA via peft)."""
     from safetensors.torch import save_file
 
-    from .compress import encoder_linears, quantize_int4, quantize_int8_dynamic
+    from .compress import encoder_linears, quantize_int8_dynamic, quantize_weights
 
     adapted = with_lora(encoder, args, seed=0)
     n_enc = sum(p.numel() for p in encoder.model.parameters())
@@ -121,7 +146,7 @@ def memory_table(encoder: Encoder, args: TrainingArgs = TrainingArgs()) -> list[
         save_file(state, tmp / "fp32.safetensors")
         save_file({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, tmp / "fp16.safetensors")
         torch.save(quantize_int8_dynamic(encoder).model.state_dict(), tmp / "int8.pt")
-        torch.save(quantize_int4(encoder).model.state_dict(), tmp / "int4.pt")
+        torch.save(quantize_weights(encoder, bits=4).model.state_dict(), tmp / "int4.pt")
         adapted.model.save_pretrained(tmp / "lora32")
         lora16 = {k: v.half() for k, v in adapted.model.state_dict().items() if "lora_" in k}
         save_file(lora16, tmp / "lora16.safetensors")
@@ -141,3 +166,57 @@ def memory_table(encoder: Encoder, args: TrainingArgs = TrainingArgs()) -> list[
                              "saved_file_MiB": size(f) / 2**20 if f else float("nan"),
                              "file": f.name if f else "– (not saved: LoRA stays in float)"})
     return rows
+
+
+# ---------------------------------------------------------------- notebook 04's tables
+
+PRECISIONS = ("FP32", "FP16", "BF16", "INT8 (dynamic)", "4-bit (quanto, weight-only)")
+MEMORY_LIBRARIES = ("torch", "optimum-quanto", "peft", "safetensors")  # what the memory table's files depend on
+
+
+def precisions(encoder: Encoder, device: str):
+    """(label, encoder) for each of PRECISIONS; INT8 dynamic exists on CPU only."""
+    from .compress import cast, quantize_int8_dynamic, quantize_weights
+
+    yield "FP32", encoder
+    yield "FP16", cast(encoder, torch.float16)
+    yield "BF16", cast(encoder, torch.bfloat16)
+    if device == "cpu":  # torch.ao dynamic INT8 kernels exist for CPU only
+        yield "INT8 (dynamic)", quantize_int8_dynamic(encoder)
+    yield "4-bit (quanto, weight-only)", quantize_weights(encoder, bits=4)
+
+
+def latency_table(encoders: dict[str, Encoder], devices: list[str], *, batch: int, seq: int, repeats: int,
+                  budget_s: float | None) -> pd.DataFrame:
+    """Every encoder × device × precision: seconds per forward of one batch of ``seq`` tokens (or
+    the encoder's own limit, in the ``tokens`` column), and the speed-up against FP32 on the
+    same device."""
+    rows = []
+    for name, encoder in encoders.items():
+        tokens = min(seq, encoder.model.config.max_position_embeddings)  # an encoder cannot read more
+        for device in devices:
+            for precision, variant in precisions(encoder, device):
+                r = inference_latency(variant, batch_size=batch, seq_len=tokens, repeats=repeats, device=device,
+                                      budget_s=budget_s)
+                rows.append({"encoder": name, "device": device, "precision": precision, "tokens": tokens, **r})
+                variant.model.to("cpu")
+    table = pd.DataFrame(rows)
+    fp32 = table[table.precision == "FP32"].set_index(["encoder", "device"])["median_s"]
+    table["speedup_vs_fp32"] = [fp32[(e, d)] / m for e, d, m in zip(table.encoder, table.device, table.median_s)]
+    return table
+
+
+def training_table(encoders: dict[str, Encoder], *, pairs: int, seq: int, steps: int,
+                   budget_s: float | None) -> pd.DataFrame:
+    """Every encoder in FP32 and BF16 autocast: seconds per phase-1 step, extrapolated to the
+    study's 160 steps (labelled so in the column name)."""
+    rows = []
+    for name, encoder in encoders.items():
+        tokens = min(seq, encoder.model.config.max_position_embeddings)
+        for label, bf16 in (("FP32", False), ("BF16 autocast", True)):
+            r = training_step_time(encoder, n_steps=steps, seq_len=tokens, bf16=bf16, pairs_per_batch=pairs,
+                                   budget_s=budget_s)
+            rows.append({"encoder": name, "precision": label, "tokens": tokens, "seconds_per_step": r["median_step_s"],
+                         "steps_measured": r["steps_measured"], "pairs": r["pairs"], "measured_pairs": r["measured_pairs"],
+                         "extrapolated_study_minutes": study_training_seconds(r["median_step_s"]) / 60})
+    return pd.DataFrame(rows)

@@ -1,257 +1,183 @@
 """Candidates for a few-shot screener that does better than the study's recipe from the same
-16 labels (notebook 08). Each is a ``Variant`` of the same sweep: same split, same evaluation
-set, same results table, its settings in the row key.
+16 labels (notebook 08), and the protocol that chooses among them. Each candidate is a
+variant (``helpers.variants``): same split, same evaluation set, same results table, its
+fields in the row key.
 
-- heads: a linear SVM with class balancing instead of the logistic regression;
-- fusion of lexical and semantic evidence (helpers.fusion): TF-IDF features concatenated with
-  embeddings, and rank-averaging of a TF-IDF model's and an embedding model's scores — with
-  scikit-learn's TF-IDF + LR and with ASReview's own feature extractor, classifier and
-  balancing; each with Base and with the phase-1 encoder;
-- composed skills for a new review: the hybrid composition of the *other* reviews' phase-1
-  adapters (leave-one-review-out), with and without a phase-1 run on the new review's 16;
-- phase-1 recipe: lower learning rates, all pairs of the 16, more epochs;
-- layer choice: adapt the layers a short phase-1 run changes most (linear CKA), or all layers;
-- active learning with this project's encoder: ASReview's simulation with the registered
-  feature extractor (helpers.asreview_ext), alone or fused with ASReview's TF-IDF.
+- heads: a linear SVM with class balancing instead of the logistic regression
+  (``Base(SvmHead())``, ``Lora(SvmHead())``);
+- fusion of lexical and semantic evidence (``Fusion``, helpers.fusion): TF-IDF features
+  concatenated with embeddings, and rank-averaging of a TF-IDF model's and an embedding
+  model's scores — with scikit-learn's TF-IDF + LR and with ASReview's own feature extractor,
+  classifier and balancing; each with Base and with the phase-1 encoder;
+- composed skills for a new review (``LeaveOneOut``): the hybrid composition of the *other*
+  reviews' phase-1 adapters, with and without a phase-1 run on the new review's 16;
+- phase-1 recipe: lower learning rates, all pairs of the 16, more epochs (``Lora(changes=...)``);
+- layer choice: adapt the layers a short phase-1 run changes most (``LoraCka``), or all layers;
+- active learning with this project's encoder (``ActiveLearning(features=...)``, helpers.peers).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-import numpy as np
-from sklearn.svm import LinearSVC
+from .config import Settings, SweepConfig, knob
+from .peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR, ActiveLearning, AsreviewOneShot, TfidfLR
+from .trial import Scored, embed_split
+from .variants import Base, LogisticHead, Lora, SvmHead, Variant, composed_from, compose_for, head_scores
 
-from .experiment import Scored, SweepConfig, Trial, Variant, lora_settings, fit_classifier, score_variant
-from .fusion import concatenate, rank_average
-from .peers import (asreview_settings, active_learning, asreview_default_model, plain_text, screened,
-                    tfidf_features)
-
-SVM_HEAD = {"head": "linear_svm", "class_weight": "balanced", "C": 1.0}
-CKA_SHORT_RUN = {"epochs": 1, "layers": "all"}  # the short phase-1 run whose change CKA measures
-CKA_LAYERS = 3                                   # as many layers as the study adapts
-
-
-def _embedding_view(trial: Trial, view: str) -> Scored:
-    return trial.base if view == "base" else trial.lora
-
-
-def _view_settings(config: SweepConfig, view: str) -> dict:
-    return {"embedding": view, **({"training": config.training.identity()} if view == "lora" else {})}
-
-
-# ---------------------------------------------------------------- heads
-
-def svm_scores(train_x, train_y, eval_x, *, seed: int) -> np.ndarray:
-    """Linear SVM with balanced class weights; its decision function ranks."""
-    svm = LinearSVC(C=SVM_HEAD["C"], class_weight="balanced", random_state=seed).fit(train_x, train_y)
-    return svm.decision_function(eval_x)
-
-
-def svm_head(view: str) -> Variant:
-    def settings(config: SweepConfig) -> dict:
-        return {**SVM_HEAD, **_view_settings(config, view)}
-
-    def score(trial: Trial) -> Scored:
-        emb = _embedding_view(trial, view)
-        return Scored(scores=svm_scores(emb.train_emb, trial.data.train["label"], emb.eval_emb, seed=trial.seed))
-
-    return Variant(f"{view}+svm", settings, score)
+if TYPE_CHECKING:
+    from .compose import Hybrid
+    from .trial import Trial
 
 
 # ---------------------------------------------------------------- fusion
 
-def _tfidf_split(trial: Trial):
-    records = screened(trial)
-    x = tfidf_features(plain_text(records))
-    n = len(trial.data.split.train)
-    return x[:n], x[n:], records["label"].to_numpy()[:n]
+@dataclass(frozen=True)
+class Fusion(Variant):
+    """Lexical ⊕ semantic evidence from the same 16 labels. ``concat``: one classifier (the
+    lexical model's) on [lexical features | weight · embeddings]; ``rankavg``: each model
+    scores on its own, and their ranks are averaged with weights (1, weight)."""
 
+    kind: str = knob("concat", "concat or rankavg")
+    lexical: TfidfLR | AsreviewOneShot = knob(TFIDF_LR, "the lexical model: scikit-learn TF-IDF + LR, or ASReview's")
+    embedding: Base | Lora = knob(Base(), "the embedding model: Base or the phase-1 encoder, with its head")
+    weight: float = knob(1.0, "the embeddings' weight against the lexical model's 1")
 
-def _asreview_split(trial: Trial):
-    """ASReview's own TF-IDF (its u4 settings), fitted on the screened records."""
-    cycle = asreview_default_model(trial.seed)
-    records = screened(trial)
-    x = cycle.transform(records[["title", "abstract"]])
-    n = len(trial.data.split.train)
-    return cycle, x[:n], x[n:], records["label"].to_numpy()[:n]
+    def __post_init__(self):
+        if self.kind not in ("concat", "rankavg") or not self.weight > 0:
+            raise ValueError(f"Fusion needs kind 'concat' or 'rankavg' and weight > 0, got {self.kind!r}, {self.weight!r}")
 
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.lexical.family}+{self.embedding.name}" + ("" if self.weight == 1 else f"@{self.weight:g}")
 
-def fusion(kind: str, lexical: str, view: str, *, weight: float = 1.0) -> Variant:
-    """``kind`` concat | rankavg; ``lexical`` tfidf (scikit-learn + LR) | asreview (its u4
-    features, SVM and balancing); ``view`` base | lora embeddings. ``weight``: of the embedding
-    block (concat) or of the embedding model's ranks against the lexical model's 1 (rankavg)."""
+    def score(self, trial: Trial) -> Scored:
+        from .fusion import concatenate, rank_average
 
-    def settings(config: SweepConfig) -> dict:
-        lex = ({"lexical": "tfidf+lr", **config.head_settings()} if lexical == "tfidf"
-               else {"lexical": "asreview", **asreview_settings(config)})
-        return {"fusion": kind, **lex, **_view_settings(config, view), "weight": weight}
-
-    def score(trial: Trial) -> Scored:
-        emb = _embedding_view(trial, view)
         start = time.perf_counter()
-        if lexical == "tfidf":
-            tr, ev, y = _tfidf_split(trial)
-            if kind == "concat":
-                clf = fit_classifier(concatenate(tr, emb.train_emb, weight=weight), y, seed=trial.seed,
-                                     c=trial.config.head_c)
-                scores = clf.predict_proba(concatenate(ev, emb.eval_emb, weight=weight))[:, 1]
-            else:
-                lex = fit_classifier(tr, y, seed=trial.seed, c=trial.config.head_c).predict_proba(ev)[:, 1]
-                scores = rank_average(lex, emb.scores, weights=(1.0, weight))
+        lexical = self.lexical.lexical(trial)
+        if self.kind == "concat":
+            emb = self.embedding.embeddings(trial)
+            scores = lexical.fit_scores(concatenate(lexical.train, emb.train, weight=self.weight),
+                                        concatenate(lexical.eval, emb.eval, weight=self.weight))
         else:
-            cycle, tr, ev, y = _asreview_split(trial)
-            if kind == "concat":
-                cycle.fit(concatenate(tr, emb.train_emb, weight=weight), y)
-                scores = cycle.classifier.decision_function(concatenate(ev, emb.eval_emb, weight=weight))
-            else:
-                cycle.fit(tr, y)
-                scores = rank_average(cycle.classifier.decision_function(ev), emb.scores, weights=(1.0, weight))
-        return Scored(scores=scores, timings={"train_seconds": time.perf_counter() - start})
-
-    return Variant(f"{kind}:{lexical}+{view}" + ("" if weight == 1.0 else f"@{weight:g}"), settings, score)
+            scores = rank_average(lexical.fit_scores(lexical.train, lexical.eval), self.embedding.score(trial).scores,
+                                  weights=(1.0, self.weight))
+        return Scored(scores, timings={"train_seconds": time.perf_counter() - start})
 
 
 # ---------------------------------------------------------------- composed skills for a new review
 
-def other_reviews(config: SweepConfig, review: str) -> list[str]:
-    """The run's other reviews with text (whose phase-1 adapters notebook 05 trained)."""
-    from .data import split_available
+def _default_hybrid():
+    from .compose import Hybrid
 
-    return [r for r in split_available(config.reviews, config.data_dir)[0] if r != review]
-
-
-def leave_one_out_hybrid(trial: Trial):
-    """The hybrid (75 % quantile, rank-8 SVD, √S) of every other review's phase-1 adapter for
-    the same seed (from the disk cache where notebook 05 trained them)."""
-    from .compose import COMPOSITIONS
-
-    adapters = [Trial(trial.config, r, trial.seed, encoder=trial.encoder).adapted
-                for r in other_reviews(trial.config, trial.review)]
-    return COMPOSITIONS["hybrid-sqrt"].apply(adapters, quantile=0.75, rank=8, seed=trial.seed)
+    return Hybrid()
 
 
-def loo_hybrid(*, phase1: bool) -> Variant:
-    def settings(config: SweepConfig) -> dict:
-        return {**lora_settings(config), "composition": "hybrid-sqrt q0.75 rank 8 of every other review",
-                "phase1_on_new_review": phase1, "reviews": list(config.reviews) if config.reviews else "all with text"}
+@dataclass(frozen=True)
+class LeaveOneOut(Variant):
+    """Skills for a new review: the composition of every *other* review's phase-1 adapter in the
+    run (same seed), optionally trained further by phase 1 on the new review's 16, then a head
+    fitted on its embeddings. The key names the reviews composed, with their data checksums."""
 
-    def score(trial: Trial) -> Scored:
+    composition: Hybrid = knob(None, "how the other reviews' adapters are combined (None: the study's hybrid)")
+    phase1: bool = knob(False, "continue the composed adapter with phase 1 on this review's 16")
+    head: LogisticHead = knob(LogisticHead(), "the head fitted on the composed encoder's embeddings")
+
+    def __post_init__(self):
+        if self.composition is None:
+            object.__setattr__(self, "composition", _default_hybrid())
+
+    @property
+    def name(self) -> str:
+        return f"loo-{self.composition.name}" + ("+phase1" if self.phase1 else "")
+
+    @staticmethod
+    def pool(config: SweepConfig, review: str) -> list[str]:
+        """The run's other reviews with text (whose phase-1 adapters notebook 05 trained)."""
+        from .data import split_available
+
+        return [r for r in split_available(config.reviews, config.data_dir)[0] if r != review]
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return {"training": config.training.identity(), "composed_from": composed_from(self.pool(config, review), config)}
+
+    def score(self, trial: Trial) -> Scored:
         start = time.perf_counter()
-        hybrid = leave_one_out_hybrid(trial)
-        if phase1:
-            hybrid, _ = trial.phase1_with(trial.config.training, start_from=hybrid)
-        scored = score_variant(hybrid, trial.data, c=trial.config.head_c)
-        scored.timings["train_seconds"] = time.perf_counter() - start - scored.timings["embed_seconds"]
-        return scored
-
-    return Variant("loo-hybrid" + ("+phase1" if phase1 else ""), settings, score)
-
-
-# ---------------------------------------------------------------- phase-1 recipe and layers
-
-def recipe(name: str, **changes) -> Variant:
-    """Phase 1 with changed training arguments, scored like LoRA."""
-
-    def settings(config: SweepConfig) -> dict:
-        return {**config.head_settings(), "training": replace(config.training, **changes).identity()}
-
-    def score(trial: Trial) -> Scored:
-        adapted, log = trial.phase1_with(replace(trial.config.training, **changes))
-        scored = score_variant(adapted, trial.data, c=trial.config.head_c)
-        scored.timings["train_seconds"] = log["train_seconds"]
-        return scored
-
-    return Variant(name, settings, score)
+        composed = compose_for(trial, self.composition, self.pool(trial.config, trial.review))
+        if self.phase1:
+            composed, _ = trial.phase1_with(trial.config.training, start_from=composed)
+        train_seconds = time.perf_counter() - start
+        emb = embed_split(composed, trial.data)
+        return Scored(head_scores(self.head, emb, trial.data.train_labels, seed=trial.seed),
+                      timings={"train_seconds": train_seconds, "embed_seconds": emb.seconds})
 
 
-def cka_layers(trial: Trial) -> tuple[int, ...]:
-    """The CKA_LAYERS layers a short phase-1 run (all layers adapted, one epoch) changes most,
-    measured on the training texts; deterministic for a seed."""
+# ---------------------------------------------------------------- layer choice
+
+def cka_layers(trial: Trial, *, n_layers: int, short_epochs: int) -> tuple[int, ...]:
+    """The ``n_layers`` layers a short phase-1 run (every layer adapted, ``short_epochs``
+    epochs) changes most, by linear CKA on the training texts; deterministic for a seed."""
     from .cka import layer_change, layer_outputs, most_changed
 
-    n_layers = trial.encoder.model.config.num_hidden_layers
-    short = replace(trial.config.training, epochs=CKA_SHORT_RUN["epochs"], layers=tuple(range(n_layers)))
+    short = replace(trial.config.training, epochs=short_epochs, layers="all")
     adapted, _ = trial.phase1_with(short)
     texts = trial.data.train["text"].tolist()
-    return most_changed(layer_change(layer_outputs(trial.encoder, texts), layer_outputs(adapted, texts)), CKA_LAYERS)
+    return most_changed(layer_change(layer_outputs(trial.encoder, texts), layer_outputs(adapted, texts)), n_layers)
 
 
-def cka_recipe() -> Variant:
-    def settings(config: SweepConfig) -> dict:
-        return {**lora_settings(config), "layers": f"{CKA_LAYERS} lowest linear CKA after a short run",
-                "short_run": CKA_SHORT_RUN}
+@dataclass(frozen=True)
+class LoraCka(Variant):
+    """Phase 1 on the layers a short all-layer run changes most (linear CKA), then the head."""
 
-    def score(trial: Trial) -> Scored:
+    n_layers: int = knob(3, "layers to adapt (the study adapts 3)")
+    short_epochs: int = knob(1, "epochs of the short all-layer run whose change CKA measures")
+    head: LogisticHead = knob(LogisticHead(), "phase 2's classifier")
+
+    def __post_init__(self):
+        if self.n_layers < 1 or self.short_epochs < 1:
+            raise ValueError(f"LoraCka needs n_layers >= 1 and short_epochs >= 1, got {self.n_layers}, {self.short_epochs}")
+
+    @property
+    def name(self) -> str:
+        return f"lora-cka{self.n_layers}"
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return {"training": config.training.identity()}
+
+    def score(self, trial: Trial) -> Scored:
         start = time.perf_counter()
-        layers = cka_layers(trial)
+        layers = cka_layers(trial, n_layers=self.n_layers, short_epochs=self.short_epochs)
         adapted, _ = trial.phase1_with(replace(trial.config.training, layers=layers))
-        scored = score_variant(adapted, trial.data, c=trial.config.head_c)
-        scored.timings["train_seconds"] = time.perf_counter() - start - scored.timings["embed_seconds"]
-        scored.extra["layers"] = " ".join(map(str, layers))
-        return scored
-
-    return Variant("lora-cka3", settings, score)
-
-
-def all_layers_recipe() -> Variant:
-    def settings(config: SweepConfig) -> dict:
-        return {**lora_settings(config), "layers": "all"}
-
-    def score(trial: Trial) -> Scored:
-        n_layers = trial.encoder.model.config.num_hidden_layers
-        adapted, log = trial.phase1_with(replace(trial.config.training, layers=tuple(range(n_layers))))
-        scored = score_variant(adapted, trial.data, c=trial.config.head_c)
-        scored.timings["train_seconds"] = log["train_seconds"]
-        return scored
-
-    return Variant("lora-all-layers", settings, score)
+        train_seconds = time.perf_counter() - start
+        emb = embed_split(adapted, trial.data)
+        return Scored(head_scores(self.head, emb, trial.data.train_labels, seed=trial.seed),
+                      timings={"train_seconds": train_seconds, "embed_seconds": emb.seconds},
+                      extra={"layers": " ".join(map(str, layers))})
 
 
-# ---------------------------------------------------------------- active learning with the project's encoder
-
-def al_embeddings(*, with_tfidf: bool) -> Variant:
-    """ASReview's simulation (its u4 SVM, balancing and max querier) on this project's
-    embeddings — through the registered feature extractor — or on them fused with its TF-IDF."""
-
-    def settings(config: SweepConfig) -> dict:
-        return {**asreview_settings(config), "regime": "active learning", "n_query": 1, "stop": "all included found",
-                "features": "asreview tfidf ⊕ slr-embeddings" if with_tfidf else "slr-embeddings"}
-
-    def score(trial: Trial) -> Scored:
-        from .asreview_ext import ProjectEmbeddings
-
-        records = screened(trial)[["title", "abstract"]]
-        extractor = ProjectEmbeddings(encoder=trial.config.encoder, normalize=trial.encoder.normalize,
-                                      max_length=trial.encoder.max_length)
-        cycle = asreview_default_model(trial.seed)
-        if with_tfidf:
-            x = concatenate(cycle.transform(records), extractor.fit_transform(records))
-            cycle.feature_extractor = None
-            return active_learning(trial, x, cycle=cycle, skip_transform=True)
-        cycle.feature_extractor = extractor
-        return active_learning(trial, records, cycle=cycle)
-
-    return Variant("al-embeddings" + ("+tfidf" if with_tfidf else ""), settings, score)
-
+# ---------------------------------------------------------------- the candidates and the protocol
 
 ONE_SHOT_CANDIDATES = (
-    svm_head("base"), svm_head("lora"),
-    *(fusion(kind, lexical, view) for kind in ("concat", "rankavg") for lexical in ("tfidf", "asreview")
-      for view in ("base", "lora")),
+    Base(SvmHead()), Lora(SvmHead()),
+    *(Fusion(kind, lexical, view) for kind in ("concat", "rankavg") for lexical in (TFIDF_LR, ASREVIEW_ONESHOT)
+      for view in (Base(), Lora())),
     # the strongest lexical peer with the embeddings weighted less or more
-    *(fusion("concat", "asreview", view, weight=w) for view in ("base", "lora") for w in (0.5, 2.0)),
-    *(fusion("rankavg", "asreview", view, weight=1 / 3) for view in ("base", "lora")),
-    loo_hybrid(phase1=False), loo_hybrid(phase1=True),
-    recipe("lora-lr0.002", learning_rate=0.002), recipe("lora-lr0.0005", learning_rate=0.0005),
-    recipe("lora-all-pairs", pairs="all"), recipe("lora-4-epochs", epochs=4),
-    cka_recipe(), all_layers_recipe(),
+    *(Fusion("concat", ASREVIEW_ONESHOT, view, weight=w) for view in (Base(), Lora()) for w in (0.5, 2.0)),
+    *(Fusion("rankavg", ASREVIEW_ONESHOT, view, weight=1 / 3) for view in (Base(), Lora())),
+    LeaveOneOut(), LeaveOneOut(phase1=True),
+    Lora(changes=(("learning_rate", 0.002),)), Lora(changes=(("learning_rate", 0.0005),)),
+    Lora(changes=(("pairs", "all"),)), Lora(changes=(("epochs", 4),)),
+    LoraCka(), Lora(changes=(("layers", "all"),)),
 )
-ACTIVE_LEARNING_CANDIDATES = (al_embeddings(with_tfidf=False), al_embeddings(with_tfidf=True))
+ACTIVE_LEARNING_CANDIDATES = (ActiveLearning(features="embeddings"), ActiveLearning(features="embeddings+tfidf"))
 # smoke mode: one candidate of each kind, so every code path runs in minutes (the unit tests run all)
-SMOKE_CANDIDATES = ("base+svm", "concat:asreview+base", "loo-hybrid+phase1", "lora-all-pairs", "lora-cka3",
+SMOKE_CANDIDATES = ("base+svm", "concat:asreview+base", "loo-hybrid-sqrt+phase1", "lora-all-pairs", "lora-cka3",
                     "al-embeddings+tfidf")
+PROTOCOL_DEV_REVIEWS = ("adhd", "triptans", "nsaids", "beta_blockers", "estrogens")
+PEERS = (Base(), Lora(), TFIDF_LR, ASREVIEW_ONESHOT)
 
 
 def candidate(name: str) -> Variant:
@@ -260,3 +186,59 @@ def candidate(name: str) -> Variant:
     if name not in found:
         raise KeyError(f"no candidate {name!r}; candidates: {', '.join(found)}")
     return found[name]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Notebook 08's pre-registered protocol, resolved for one run: candidates and settings are
+    compared on the development reviews only; the chosen recipes run once on the held-out ones."""
+
+    dev_reviews: tuple[str, ...]
+    held_out: tuple[str, ...]
+    dev_seeds: tuple[int, ...]
+    dev_config: SweepConfig      # the development search's settings (evaluation capped)
+    config: SweepConfig          # the held-out runs' settings (the run's)
+    one_shot: tuple[Variant, ...]
+    active: tuple[Variant, ...]
+    peers: tuple[Variant, ...] = PEERS
+    al_peer: Variant = ASREVIEW_AL
+
+
+def protocol(s: Settings, *, dev_reviews=None, dev_seeds=(0, 1, 2), dev_eval_cap: int = 400,
+             candidates=None) -> Protocol:
+    """The protocol for these settings. Full mode: the five development reviews fixed before any
+    candidate ran (adhd screened well by Base; triptans and nsaids middling; beta_blockers and
+    estrogens hard), seeds ``dev_seeds``, every candidate. Smoke mode: the first two reviews of
+    the run, its seeds and one candidate of each kind. Names given override either."""
+    from .data import split_available
+
+    available, _ = split_available(s.reviews, s.data_dir)
+    full = s.mode == "full"
+    dev = tuple(dev_reviews or (PROTOCOL_DEV_REVIEWS if full else available[:2]))
+    unknown = [r for r in dev if r not in available]
+    if unknown:
+        raise ValueError(f"development review(s) {unknown} have no text here or are not in the run's reviews")
+    chosen = candidates or (None if full else SMOKE_CANDIDATES)
+    if chosen is not None:
+        for name in chosen:
+            candidate(name)  # an unknown name is an error naming the candidates
+    picked = lambda pool: tuple(v for v in pool if chosen is None or v.name in chosen)  # noqa: E731
+    cap = dev_eval_cap if s.eval_cap is None else min(dev_eval_cap, s.eval_cap)
+    return Protocol(dev_reviews=dev, held_out=tuple(r for r in available if r not in dev),
+                    dev_seeds=tuple(dev_seeds) if full else s.seeds, dev_config=s.sweep(eval_cap=cap),
+                    config=s.sweep(), one_shot=picked(ONE_SHOT_CANDIDATES), active=picked(ACTIVE_LEARNING_CANDIDATES))
+
+
+def choose(dev_rows, dev_al, p: Protocol) -> dict:
+    """The protocol's selection rule: the one-shot candidate with the highest mean AWSS@95 over the
+    development reviews (mean over seeds first), and likewise for active learning. Returns both
+    rankings (peers included, for reference) and the names chosen."""
+    from .stats import best_by_mean
+
+    one_shot = [v.name for v in p.one_shot]
+    active = [v.name for v in p.active]
+    ranking = best_by_mean(dev_rows, one_shot + [v.name for v in p.peers])
+    al_ranking = best_by_mean(dev_al, active + [p.al_peer.name])
+    return {"ranking": ranking, "al_ranking": al_ranking,
+            "chosen": next(v for v in ranking["variant"] if v in one_shot),
+            "chosen_al": next(v for v in al_ranking["variant"] if v in active)}

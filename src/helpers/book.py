@@ -8,9 +8,10 @@ as one settings box, no stderr (warnings and progress bars stay on the terminal)
 stamp (date, commit, versions, machine, mode, and the wall time of the run that produced the
 numbers, read from the results rows so a warm re-run shows the cold run's times).
 
-Notebooks talk to the book through two output types of their own: ``headline(text)`` (shown
-in the page and listed on the landing page) and ``compute_note(rows)`` (the results rows a
-page shows: their compute time goes into the stamp).
+Notebooks talk to the book through output types of their own, written by ``helpers.page``: a
+headline (shown in the page and listed on the landing page), a compute note (the results rows a
+page shows: their compute time goes into the stamp) and a settings note (the run's resolved
+settings and what it ran on: the settings box and the "what differs" box read them).
 """
 
 from __future__ import annotations
@@ -25,63 +26,12 @@ from pathlib import Path
 
 import nbformat
 
-from .config import machine_description, project_root
+from .config import machine_description, notebook_paths, project_root
+from .page import COMPUTE_MIME, HEADLINE_MIME, SETTINGS_MIME, shown
 
-HEADLINE_MIME = "application/vnd.slr.headline+json"
-COMPUTE_MIME = "application/vnd.slr.compute+json"
-SETTINGS_MIME = "application/vnd.slr.settings+json"
 STAMP_PACKAGES = ("slr-screening-helpers", "torch", "transformers", "peft", "sentence-transformers", "setfit",
                   "scikit-learn", "asreview", "pandas", "papermill", "nbconvert")
 LANDING_TITLE = "Few-shot citation screening: a reproducible report"
-
-
-# ---------------------------------------------------------------- called from notebooks
-
-def headline(text: str, *, page_text: str | None = None) -> None:
-    """Show a finding (Markdown) in the page and list it on the book's landing page."""
-    from IPython.display import display
-
-    display({"text/markdown": page_text or text, HEADLINE_MIME: {"text": text}}, raw=True)
-
-
-def compute_note(rows) -> None:
-    """Record, invisibly, what the results rows shown on this page cost to compute (the sum
-    of their ``seconds``), when and on what machine: the build stamp reports it, so a page
-    re-drawn from stored rows still tells the cold run's time."""
-    from IPython.display import display
-
-    seconds = float(rows["seconds"].fillna(0).sum()) if "seconds" in rows else 0.0
-    stamps = rows["computed_at"].dropna() if "computed_at" in rows else []
-    machines = sorted(set(rows["machine"].dropna())) if "machine" in rows else []
-    note = {"rows": int(len(rows)), "seconds": seconds, "first": min(stamps) if len(stamps) else None,
-            "last": max(stamps) if len(stamps) else None, "machines": machines}
-    display({"text/plain": "", COMPUTE_MIME: note}, raw=True)
-
-
-def settings_note(s) -> None:
-    """Record, invisibly, the resolved settings of the run (``helpers.config.Settings``): the
-    page's settings box shows them in place of a parameter's ``None`` (= the mode's default).
-    Paths are shown relative to the project, so no page names a local folder."""
-    from dataclasses import asdict
-
-    from IPython.display import display
-
-    note = {k: _shown(v) for k, v in asdict(s).items()}
-    display({"text/plain": "", SETTINGS_MIME: note}, raw=True)
-
-
-def _shown(value):
-    if isinstance(value, Path):  # a page's metadata is JSON: every path is recorded as text
-        value = str(value)
-    if isinstance(value, str) and value.startswith("/"):
-        path = Path(value)
-        try:
-            return str(path.relative_to(project_root())) or "."
-        except ValueError:
-            return path.name
-    if isinstance(value, tuple):
-        return list(value)
-    return value
 
 
 # ---------------------------------------------------------------- reading executed notebooks
@@ -245,7 +195,7 @@ def export_page(nb, *, href: str, pages: list[tuple[str, str]], show_code: bool,
     params = run_parameters(nb)
     resolved = next(iter(_outputs(nb, SETTINGS_MIME)), {})
     params = {k: resolved.get(k, v) if v is None or k in ("out_dir", "data_dir") else v for k, v in params.items()}
-    params = {k: _shown(v) for k, v in params.items()}
+    params = {k: shown(v) for k, v in params.items()}
     clean(nb)
     nb.metadata["title"] = dict(pages)[href]
     exporter = HTMLExporter(template_name="book_template",
@@ -301,26 +251,34 @@ settings of the run; re-run any notebook in JupyterLab (<code>make lab</code>) o
 
 
 def differs_html(executed: list) -> str:
-    """What differs from the study, read from the executed notebooks' parameters and data."""
-    from .data import REVIEWS, available_reviews
+    """What differs from the study, read from what the executed notebooks recorded of their own
+    run (``helpers.page.settings_note``): the encoder each used, whether SPECTER was available
+    offline, the data folder's reviews, the device and the machine."""
+    from .data import REVIEWS
 
-    params = run_parameters(executed[0]) if executed else {}
-    present = available_reviews(params.get("data_dir"))
+    notes = [n for nb in executed for n in _outputs(nb, SETTINGS_MIME)]
+    encoders = sorted({n.get("encoder_name", "?") for n in notes})
+    machines = sorted({n.get("machine", "?") for n in notes})
+    devices = sorted({n.get("gpu") or n.get("device_used", "?") for n in notes})
+    present = sorted({r for n in notes for r in n.get("reviews_with_text", [])})
     missing = [r for r in REVIEWS if r not in present]
-    encoders = sorted({str(p.get("encoder", "auto")) for p in map(run_parameters, executed)})
-    from .encoder import display_name, resolve_encoder_name
-
-    names = ", ".join(display_name(resolve_encoder_name(e)) for e in encoders)
+    if encoders == ["allenai/specter"]:
+        encoder_note = "allenai/specter, as in the study."
+    else:
+        why = ("allenai/specter was not available offline on the machine that ran it"
+               if not any(n.get("specter_available") for n in notes) else "chosen with --encoder")
+        encoder_note = (f"{', '.join(encoders)} (the study: allenai/specter, 768-d [CLS]); {why}. Timing and "
+                        "memory tables also use a randomly initialised model with SPECTER's exact configuration, "
+                        "labelled so.")
+    gpu = any(n.get("gpu") for n in notes)
     return ("<strong>What differs from the study here.</strong><ul>"
-            f"<li><strong>Encoder</strong>: {html.escape(names)} (the study: allenai/specter, 768-d [CLS]); "
-            "SPECTER's weights cannot be downloaded on the machines that built this book. Timing and memory "
-            "tables also use a randomly initialised model with SPECTER's exact configuration, labelled so.</li>"
+            f"<li><strong>Encoder</strong>: {html.escape(encoder_note)}</li>"
             f"<li><strong>Data</strong>: {len(present)} of the 20 reviews have text here; missing: "
             f"{html.escape(', '.join(missing) or 'none')} (labels or PubMed ids only; fetched with internet).</li>"
             "<li><strong>Seeds</strong>: the study drew its 8 + 8 training citations once; here every setting is "
             "run over several seeds and reported with its spread and paired tests.</li>"
-            f"<li><strong>Hardware</strong>: {html.escape(machine_description())}, no GPU (the study's Table 2 "
-            "machine had one).</li></ul>")
+            f"<li><strong>Hardware</strong>: {html.escape('; '.join(machines))}, on {html.escape(', '.join(devices))}"
+            + ("" if gpu else " (no GPU; the study's Table 2 machine had one)") + ".</li></ul>")
 
 
 def build_book(out_dir: Path, executed_dir: Path, *, show_code: bool = False, mode: str = "full") -> Path:
@@ -344,9 +302,7 @@ def build_book(out_dir: Path, executed_dir: Path, *, show_code: bool = False, mo
                      f"machine: {html.escape(machine_description())} · the notebooks ran in {_duration(total)} · "
                      f"book built in {time.perf_counter() - start:.1f} s<br>{html.escape(versions)}</footer>")
     index = report_dir / "index.html"
-    from .report import notebooks as all_notebooks
-
-    absent = [nb.stem for nb in all_notebooks() if nb.stem not in {p.stem for p in paths}]
+    absent = [nb.stem for nb in notebook_paths() if nb.stem not in {p.stem for p in paths}]
     index.write_text(landing_html(pages, headlines, differs=differs_html(notebooks), stamp=landing_stamp,
                                   not_run=not_run_html(absent, mode)), encoding="utf-8")
     return index

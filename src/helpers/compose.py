@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
+from .config import knob
 from .encoder import Encoder
 
 ADAPTER = "default"
@@ -83,12 +85,13 @@ def _unwrap(model: PeftModel) -> torch.nn.Module:
     return clone.unload()
 
 
-def peft_merge(adapters: list[Encoder], combination_type: str, *, density: float = 0.5,
-               svd_rank: int = 8, seed: int = 0) -> Encoder:
+def peft_merge(adapters: list[Encoder], combination_type: str, *, density: float | None = None,
+               svd_rank: int | None = None, seed: int = 0) -> Encoder:
     """peft's own ``add_weighted_adapter`` over the same adapters, as a peer baseline.
 
     Equal weights 1/n (the mean update) for ``svd`` and ``cat``; weights 1 with ``density``
     for ``ties`` and ``dare_ties``, whose sign election and trimming expect unscaled inputs.
+    ``density`` and ``svd_rank`` are passed where given (None: peft's own default).
     ``seed`` drives the random draws (DARE's drop; peft takes it, and each added adapter's
     initialisation, from torch's global generator), forked so the caller's random state is left
     as it was."""
@@ -98,8 +101,8 @@ def peft_merge(adapters: list[Encoder], combination_type: str, *, density: float
     return adapters[0].with_model(model)
 
 
-def _weighted_peft_model(adapters: list[Encoder], combination_type: str, density: float,
-                         svd_rank: int) -> PeftModel:
+def _weighted_peft_model(adapters: list[Encoder], combination_type: str, density: float | None,
+                         svd_rank: int | None) -> PeftModel:
     """A copy of the first adapter's model holding only peft's weighted merge of all adapters."""
     model = copy.deepcopy(adapters[0].model)
     names = []
@@ -114,9 +117,7 @@ def _weighted_peft_model(adapters: list[Encoder], combination_type: str, density
         names.append(name)
     n = len(names)
     weights = [1.0 / n] * n if combination_type in ("svd", "cat", "linear") else [1.0] * n
-    kwargs = {"density": density} if combination_type in ("ties", "dare_ties", "dare_linear") else {}
-    if combination_type == "svd":
-        kwargs["svd_rank"] = svd_rank
+    kwargs = {k: v for k, v in (("density", density), ("svd_rank", svd_rank)) if v is not None}
     model.add_weighted_adapter(names, weights, adapter_name="merged", combination_type=combination_type, **kwargs)
     model.set_adapter("merged")
     for name in names + [ADAPTER]:
@@ -125,36 +126,70 @@ def _weighted_peft_model(adapters: list[Encoder], combination_type: str, density
     return model
 
 
+DENSITY_MERGES = ("ties", "dare_ties", "dare_linear")  # peft merges that trim to a density
+PEFT_MERGES = ("svd", "cat", "linear", *DENSITY_MERGES)
+
+
 @dataclass(frozen=True)
-class Composition:
-    """One way to compose several adapters into one, with the settings that identify it."""
+class Hybrid:
+    """The study's composition: element-wise ``quantile`` of the adapters' updates, factored by a
+    truncated SVD of ``rank`` into one LoRA, the singular values split as ``split`` says."""
 
-    name: str
-    kind: str            # "hybrid" (the study's rule) or a peft combination type
-    split: str = ""      # hybrid only: how the singular values are split
+    kind: ClassVar[str] = "hybrid"
+    quantile: float = knob(0.75, "element-wise quantile across the adapters' ΔW, in [0, 1]")
+    rank: int = knob(8, "rank of the truncated SVD, and of the new LoRA")
+    split: str = knob("sqrt", "sqrt: √S in each factor (the exact rank-r approximation); both: S in each "
+                              "(the study's wording)")
 
-    def settings(self, *, quantile: float, rank: int) -> dict:
-        """What changes this composition's numbers (part of every result row's key)."""
-        if self.kind == "hybrid":
-            return {"rule": "quantile+svd", "quantile": quantile, "rank": rank, "split": self.split}
-        out = {"rule": f"peft-{self.kind}"}
-        if self.kind == "svd":
-            out["svd_rank"] = rank
-        if self.kind in ("ties", "dare_ties"):
-            out["density"] = 0.5
-        return out
+    def __post_init__(self):
+        if not 0 <= self.quantile <= 1 or not isinstance(self.rank, int) or self.rank < 1 \
+                or self.split not in ("sqrt", "both"):
+            raise ValueError(f"Hybrid needs quantile in [0, 1], rank >= 1 and split 'sqrt' or 'both', got "
+                             f"{self.quantile!r}, {self.rank!r}, {self.split!r}")
 
-    def apply(self, adapters: list[Encoder], *, quantile: float, rank: int, seed: int) -> Encoder:
-        if self.kind == "hybrid":
-            return compose_adapters(adapters, quantile=quantile, rank=rank, split=self.split)
-        return peft_merge(adapters, self.kind, svd_rank=rank, seed=seed)
+    @property
+    def name(self) -> str:
+        return f"hybrid-{self.split}"
+
+    def apply(self, adapters: list[Encoder], *, seed: int) -> Encoder:
+        """Deterministic: ``seed`` is not used."""
+        return compose_adapters(adapters, quantile=self.quantile, rank=self.rank, split=self.split)
 
 
-COMPOSITIONS = {c.name: c for c in (
-    Composition("hybrid-sqrt", "hybrid", split="sqrt"),
-    Composition("hybrid-both", "hybrid", split="both"),
-    Composition("peft-svd", "svd"),
-    Composition("peft-ties", "ties"),
-    Composition("peft-dare_ties", "dare_ties"),
-    Composition("peft-cat", "cat"),
-)}
+@dataclass(frozen=True)
+class PeftMerge:
+    """peft's own ``add_weighted_adapter`` as a peer of the hybrid: ``density`` applies to the
+    trimming merges (ties, dare_*) only, ``svd_rank`` to svd only; each is None elsewhere."""
+
+    kind: ClassVar[str] = "peft"
+    combination: str = knob("ties", f"peft's combination_type: one of {PEFT_MERGES}")
+    density: float | None = knob(None, "share of each update kept by the trimming merges")
+    svd_rank: int | None = knob(None, "rank of the svd merge")
+
+    def __post_init__(self):
+        if self.combination not in PEFT_MERGES:
+            raise ValueError(f"PeftMerge.combination must be one of {PEFT_MERGES}, got {self.combination!r}")
+        if (self.density is not None) != (self.combination in DENSITY_MERGES) or \
+                self.density is not None and not 0 < self.density <= 1:
+            raise ValueError(f"PeftMerge({self.combination!r}): density in (0, 1] is needed for "
+                             f"{DENSITY_MERGES} and only there, got {self.density!r}")
+        if (self.svd_rank is not None) != (self.combination == "svd") or \
+                self.svd_rank is not None and self.svd_rank < 1:
+            raise ValueError(f"PeftMerge({self.combination!r}): svd_rank >= 1 is needed for svd and only there, "
+                             f"got {self.svd_rank!r}")
+
+    @property
+    def name(self) -> str:
+        return f"peft-{self.combination}"
+
+    def apply(self, adapters: list[Encoder], *, seed: int) -> Encoder:
+        return peft_merge(adapters, self.combination, density=self.density, svd_rank=self.svd_rank, seed=seed)
+
+
+def compositions(*, quantile: float | None = None, rank: int | None = None) -> tuple:
+    """Notebook 06's compositions: both hybrid splits and peft's svd, ties, dare_ties and cat
+    merges; ``quantile`` and ``rank`` (None: the study's) apply wherever they mean something."""
+    hybrid = {k: v for k, v in (("quantile", quantile), ("rank", rank)) if v is not None}
+    rank = Hybrid(**hybrid).rank
+    return (Hybrid(split="sqrt", **hybrid), Hybrid(split="both", **hybrid), PeftMerge("svd", svd_rank=rank),
+            PeftMerge("ties", density=0.5), PeftMerge("dare_ties", density=0.5), PeftMerge("cat"))

@@ -26,16 +26,19 @@ def encoder_linears(model: nn.Module) -> dict[str, nn.Linear]:
             if isinstance(m, nn.Linear) and LORA not in name and "pooler" not in name}
 
 
-def quantize_int4(encoder: Encoder) -> Encoder:
-    """Weight-only 4-bit (optimum-quanto qint4, group-wise scales); activations stay float.
+def quantize_weights(encoder: Encoder, *, bits: int = 4) -> Encoder:
+    """Weight-only quantization to ``bits`` (optimum-quanto qint2/qint4/qint8; 2 and 4 bits with
+    group-wise scales); activations stay float. Runs on CPU at about FP32 speed (quanto needs
+    torch.no_grad, not inference_mode)."""
+    from optimum import quanto
 
-    Runs on CPU at about FP32 speed (use torch.no_grad, not inference_mode, with quanto)."""
-    from optimum.quanto import freeze, qint4, quantize
-
+    weights = {2: quanto.qint2, 4: quanto.qint4, 8: quanto.qint8}
+    if bits not in weights:
+        raise ValueError(f"bits must be one of {sorted(weights)}, got {bits!r}")
     model = copy.deepcopy(encoder.model)
-    quantize(model, weights=qint4, activations=None, exclude=[f"*{LORA}*", "*pooler*"])
-    freeze(model)
-    return encoder.with_model(model, tag="int4-quanto", inference_mode=False)
+    quanto.quantize(model, weights=weights[bits], activations=None, exclude=[f"*{LORA}*", "*pooler*"])
+    quanto.freeze(model)
+    return encoder.with_model(model, tag=f"int{bits}-quanto", inference_mode=False)
 
 
 def quantize_int8_dynamic(encoder: Encoder) -> Encoder:

@@ -12,7 +12,6 @@ import json
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,57 +19,11 @@ import torch
 import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model
 
+from .config import TrainingArgs
 from .encoder import Encoder
 from .fewshot import all_pairs, make_pairs, stratified_batches
 from .io import clean_stale_temps, publish_folder, temp_name
 from .progress import progress as progress_bar
-
-
-@dataclass(frozen=True)
-class TrainingArgs:
-    """Phase-1 hyper-parameters; defaults are the study's (marked ones are ours)."""
-
-    rank: int = 4
-    target_modules: tuple[str, ...] = ("key", "value")
-    last_n_layers: int = 3
-    lora_alpha: int = 8            # our default: PEFT's default
-    lora_dropout: float = 0.0      # our default: PEFT's default
-    n_positive: int = 40
-    n_negative: int = 40
-    epochs: int = 2
-    batch_size: int = 16
-    learning_rate: float = 0.007   # optimiser AdamW: our default
-    temperature: float = 0.2
-    bf16: bool = False             # autocast for the forward pass (slow on CPUs without bf16)
-    max_length: int | None = None  # None: the encoder's default
-    pairs: str = "random"          # "random": n_positive + n_negative drawn pairs (the study's); "all": every pair
-    layers: tuple[int, ...] | None = None  # adapt these layers instead of the last n (e.g. chosen by CKA)
-
-    def identity(self) -> dict:
-        """Every argument, for cache and result keys. Knobs added after the first results were
-        stored (``pairs``, ``layers``) are left out while at their default, which is exactly the
-        behaviour before they existed, so those rows and adapters stay valid."""
-        out = asdict(self)
-        for name, default in (("pairs", "random"), ("layers", None)):
-            if out[name] == default:
-                del out[name]
-        return out
-
-    def adapted_layers(self, n_layers: int) -> list[int]:
-        """Indices of the layers LoRA adapts in an encoder of ``n_layers`` layers."""
-        if self.layers is not None:
-            if not self.layers or not all(0 <= i < n_layers for i in self.layers):
-                raise ValueError(f"layers={self.layers} but the encoder has layers 0..{n_layers - 1}")
-            return sorted(self.layers)
-        if not 0 < self.last_n_layers <= n_layers:
-            raise ValueError(f"last_n_layers={self.last_n_layers} but the encoder has {n_layers} layers")
-        return list(range(n_layers - self.last_n_layers, n_layers))
-
-    def resolved(self, n_layers: int) -> TrainingArgs:
-        """These arguments with ``layers`` dropped where it names the last-n default's layers:
-        they train the same adapter (e.g. CKA choosing the study's last 3), so one cache key."""
-        default = replace(self, layers=None)
-        return default if self.adapted_layers(n_layers) == default.adapted_layers(n_layers) else self
 
 
 def contrastive_loss(x: torch.Tensor, y: torch.Tensor, is_positive: torch.Tensor,
@@ -139,7 +92,7 @@ def train_lora(encoder: Encoder, texts: list[str], labels, *, seed: int = 0,
     pairs = (all_pairs(labels) if args.pairs == "all"
              else make_pairs(labels, n_positive=args.n_positive, n_negative=args.n_negative, seed=seed))
     enc = adapted.tokenizer(list(texts), truncation=True, padding=True, return_tensors="pt",
-                            max_length=args.max_length or encoder.max_length).to(adapted.device)
+                            max_length=encoder.max_length).to(adapted.device)
     optimizer = make_optimizer(adapted.model, args)
     batches = [b for epoch in range(args.epochs)
                for b in stratified_batches(pairs, batch_size=args.batch_size, seed=seed * 1000 + epoch)]

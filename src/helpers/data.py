@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -134,6 +135,20 @@ def load_review(
     """
     path = review_path(slug, data_dir)
     return validate_review_table(_read_csv(path), str(path), sep_token=sep_token)
+
+
+@lru_cache(maxsize=64)
+def _checksum(path: Path, mtime_ns: int) -> str:
+    return validate_review_table(_read_csv(path), str(path)).attrs["checksum"]
+
+
+def review_checksum(slug: str, data_dir: str | os.PathLike | None = None) -> str:
+    """The review file's content checksum (what every results key names), computed once per
+    version of the file."""
+    path = review_path(slug, data_dir)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    return _checksum(path, path.stat().st_mtime_ns)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

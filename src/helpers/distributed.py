@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import results
+from .config import check_scheduler
 from .progress import progress as progress_bar
 
 Job = tuple[str, Callable[..., list[dict]], tuple]  # (label, e.g. "nsaids, seed 0"; function; arguments)
@@ -29,16 +30,6 @@ Job = tuple[str, Callable[..., list[dict]], tuple]  # (label, e.g. "nsaids, seed
 
 class TaskFailures(RuntimeError):
     """Some tasks raised; the others finished and were saved. The message names each."""
-
-
-def check_scheduler(scheduler: str | None) -> str | None:
-    """The scheduler string if it is well formed, else ValueError naming it."""
-    if scheduler is None or scheduler.startswith("tcp://"):
-        return scheduler
-    kind, _, n = scheduler.partition(":")
-    if kind != "local" or not n.isdigit() or int(n) < 1:
-        raise ValueError(f"scheduler must be local:N (N >= 1) or tcp://HOST:PORT, got {scheduler!r}")
-    return scheduler
 
 
 def threads_per_worker(n_workers: int, cores: int | None = None) -> int:

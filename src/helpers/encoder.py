@@ -66,6 +66,10 @@ class Encoder:
                                  # the same for Base and every adapter that only touches later layers)
 
     @property
+    def n_layers(self) -> int:
+        return self.model.config.num_hidden_layers
+
+    @property
     def sep_token(self) -> str:
         return self.tokenizer.sep_token
 
@@ -393,6 +397,15 @@ def load_tokenizer(name: str = "auto"):
     return AutoTokenizer.from_pretrained(resolve_encoder_name(name))
 
 
+def tokenizer_fingerprint(tokenizer) -> str:
+    """Hash of what decides a token count: the tokenizer's kind, its vocabulary and its special
+    tokens (a key part of stored token counts)."""
+    h = hashlib.blake2b(type(tokenizer).__name__.encode(), digest_size=12)
+    h.update(json.dumps(sorted(tokenizer.get_vocab().items())).encode())
+    h.update(json.dumps(tokenizer.special_tokens_map, sort_keys=True).encode())
+    return h.hexdigest()
+
+
 def weights_fingerprint(model: torch.nn.Module) -> str:
     """Hash of every parameter and buffer: identifies the weights, whatever their origin."""
     h = hashlib.blake2b(digest_size=16)
@@ -452,13 +465,21 @@ def load_encoder(name: str = "auto", *, pooling: str = "auto", max_length: int |
     )
 
 
-def random_specter_encoder(seed: int = 0, tokenizer_from: str = "auto") -> Encoder:
-    """A randomly initialised model with SPECTER's exact configuration, for timing and memory
-    only (cost does not depend on weight values). Its name says so; it is never cached."""
+def random_encoder(architecture: str = "specter", *, seed: int = 0, tokenizer_from: str = "auto") -> Encoder:
+    """A randomly initialised model with SPECTER's exact configuration (``specter``) or that of a
+    model folder's config.json, for timing and memory only (cost does not depend on weight
+    values). Its name says so; it is never cached."""
+    if architecture == "specter":
+        config, label = BertConfig(**SPECTER_CONFIG), "SPECTER"
+    else:
+        folder = Path(architecture)
+        if not (folder / "config.json").is_file():
+            raise EncoderError(f"timing architecture {architecture!r}: 'specter' or a folder with a config.json")
+        config, label = BertConfig.from_pretrained(folder), folder.name
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = BertModel(BertConfig(**SPECTER_CONFIG), add_pooling_layer=False).eval()
+        model = BertModel(config, add_pooling_layer=False).eval()
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_name(tokenizer_from))
-    return Encoder(model=model, tokenizer=tokenizer, name="SPECTER config, random weights (timing only)",
-                   pooling="cls", max_length=STUDY_MAX_LENGTH, base_fingerprint=f"random-specter-{seed}",
-                   cache_dir=None)
+    return Encoder(model=model, tokenizer=tokenizer, name=f"{label} config, random weights (timing only)",
+                   pooling="cls", max_length=min(STUDY_MAX_LENGTH, config.max_position_embeddings),
+                   base_fingerprint=f"random-{label}-{seed}", cache_dir=None)

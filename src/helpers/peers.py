@@ -11,6 +11,10 @@ review and seed, and returns the same record shape.
 - ``asreview-al``: ASReview's own simulation from the same 16 priors with that model and its
   querier (max), one label per step, run until every included record is found. It gets a
   label for every record it shows, so it is another regime: never averaged with the others.
+  With ``features`` it runs on this project's embeddings (alone or beside its TF-IDF) through
+  the registered feature extractor (``al-embeddings``, ``al-embeddings+tfidf``).
+
+Each is a frozen dataclass (``helpers.variants``): its fields are its settings and its key.
 
 The screened records are the training and evaluation records of the trial (the whole review
 without an evaluation cap): ASReview fits its TF-IDF on exactly what it screens, and so do
@@ -21,38 +25,37 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import dataclass
 from importlib import metadata
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
 
-from .experiment import Scored, SweepConfig, Trial, Variant, fit_classifier
+from .config import SweepConfig, knob
 from .metrics import work_saved
+from .trial import Scored
+from .variants import LogisticHead, Variant
 
-TFIDF_SETTINGS = {"ngram_range": (1, 2), "sublinear_tf": True}
+if TYPE_CHECKING:
+    from .trial import Trial
 
 
 def load_asreview() -> None:
-    """Import ASReview once with its side effects kept out of the user's folders: a dataset
-    package it imports installs a global `requests` cache that writes ``synergy_cache.sqlite``
-    into the working directory. Here that file goes to the cache folder, and the global patch
-    of `requests` is removed again."""
+    """Import ASReview's learner without the side effect of a dataset package it imports: at
+    import, that package installs a global `requests` cache writing ``synergy_cache.sqlite``
+    into the working directory. The install is skipped for the duration of the import (nothing
+    here downloads datasets), so no file is written and `requests` is left as it was."""
     import sys
 
     if "asreview.learner" in sys.modules:
         return
-    import contextlib
+    from unittest import mock
 
-    from .io import default_cache_dir
+    import requests_cache
 
-    folder = default_cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    with contextlib.chdir(folder):
+    with mock.patch.object(requests_cache, "install_cache"):
         import asreview.learner  # noqa: F401
-        import requests_cache
-
-        requests_cache.uninstall_cache()
 
 
 def screened(trial: Trial) -> pd.DataFrame:
@@ -67,25 +70,67 @@ def plain_text(records: pd.DataFrame) -> list[str]:
     return (records["title"] + " " + records["abstract"]).tolist()
 
 
+@dataclass(frozen=True)
+class Lexical:
+    """A lexical model's features of the screened records, split as the trial splits them, and
+    the fit-and-score of its classifier on given features (so fusions can widen the features)."""
+
+    train: object
+    eval: object
+    labels: np.ndarray
+    fit_scores: object  # (train features, evaluation features) -> scores
+
+
 # ---------------------------------------------------------------- TF-IDF + logistic regression
 
-def tfidf_features(texts: list[str]):
-    """TF-IDF matrix of the screened texts (fitted on them, no labels)."""
-    return TfidfVectorizer(**TFIDF_SETTINGS).fit_transform(texts)
+@dataclass(frozen=True)
+class TfidfLR(Variant):
+    """scikit-learn TF-IDF, fitted on the screened texts without labels, + a logistic regression."""
+
+    uses_encoder: ClassVar[bool] = False
+    family: ClassVar[str] = "tfidf"
+    ngram_range: tuple[int, int] = knob((1, 2), "word n-grams from / to")
+    sublinear_tf: bool = knob(True, "1 + log(tf) instead of raw counts")
+    head: LogisticHead = knob(LogisticHead(), "the classifier on the TF-IDF features")
+
+    def __post_init__(self):
+        if not isinstance(self.head, LogisticHead):
+            raise ValueError(f"TfidfLR's head is a logistic regression, got {self.head!r}")
+
+    @property
+    def name(self) -> str:
+        return "tfidf+lr"
+
+    def features(self, texts: list[str]):
+        """TF-IDF matrix of the screened texts. No word TF-IDF can use is an error saying so."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        try:
+            return TfidfVectorizer(ngram_range=self.ngram_range, sublinear_tf=self.sublinear_tf).fit_transform(texts)
+        except ValueError as exc:
+            if "empty vocabulary" in str(exc):
+                raise NoUsableText("no title or abstract holds a word TF-IDF can use (2 or more letters or "
+                                   "digits)") from exc
+            raise
+
+    def lexical(self, trial: Trial) -> Lexical:
+        records = screened(trial)
+        x = self.features(plain_text(records))
+        n = len(trial.data.split.train)
+
+        def fit_scores(tr, ev):
+            return self.head.scores(self.head.fit(tr, records["label"].to_numpy()[:n], seed=trial.seed), ev)
+
+        return Lexical(x[:n], x[n:], records["label"].to_numpy()[:n], fit_scores)
+
+    def score(self, trial: Trial) -> Scored:
+        start = time.perf_counter()
+        model = self.lexical(trial)
+        return Scored(model.fit_scores(model.train, model.eval), timings={"train_seconds": time.perf_counter() - start})
 
 
-def _tfidf_settings(config: SweepConfig) -> dict:
-    return {"tfidf": TFIDF_SETTINGS, "fitted_on": "screened texts", **config.head_settings()}
-
-
-def _score_tfidf(trial: Trial) -> Scored:
-    records = screened(trial)
-    start = time.perf_counter()
-    x = tfidf_features(plain_text(records))
-    n_train = len(trial.data.split.train)
-    clf = fit_classifier(x[:n_train], records["label"].to_numpy()[:n_train], seed=trial.seed, c=trial.config.head_c)
-    return Scored(scores=clf.predict_proba(x[n_train:])[:, 1], classifier=clf,
-                  timings={"train_seconds": time.perf_counter() - start})
+class NoUsableText(ValueError):
+    """The screened texts hold nothing a method can read (e.g. TF-IDF: no word of 2+ letters)."""
 
 
 # ---------------------------------------------------------------- setfit
@@ -117,51 +162,90 @@ def setfit_scores(model_path: str, train: pd.DataFrame, eval_texts: list[str], *
                                           "embed_seconds": time.perf_counter() - start})
 
 
-def _setfit_settings(config: SweepConfig) -> dict:
-    return {"setfit": metadata.version("setfit"), "defaults": True, "num_iterations": None,
-            "fine_tuning": "full body"}
+@dataclass(frozen=True)
+class Setfit(Variant):
+    """The setfit library's own training of the same encoder with its defaults: full fine-tuning
+    of the body, its pair sampling and loss, a logistic-regression head."""
 
+    num_iterations: int | None = knob(None, "setfit's pair-sampling iterations; None: its default oversampling")
 
-def _score_setfit(trial: Trial) -> Scored:
-    from .encoder import resolve_encoder_name
+    @property
+    def name(self) -> str:
+        return "setfit"
 
-    data = trial.data
-    return setfit_scores(resolve_encoder_name(trial.config.encoder), data.train, data.eval["text"].tolist(),
-                         seed=trial.seed, max_length=trial.encoder.max_length, device=str(trial.encoder.device))
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return {"setfit": metadata.version("setfit")}
+
+    def score(self, trial: Trial) -> Scored:
+        from .encoder import resolve_encoder_name
+
+        data = trial.data
+        return setfit_scores(resolve_encoder_name(trial.config.encoder), data.train, data.eval["text"].tolist(),
+                             seed=trial.seed, max_length=trial.encoder.max_length, device=str(trial.encoder.device),
+                             num_iterations=self.num_iterations)
 
 
 # ---------------------------------------------------------------- ASReview
 
-def asreview_default_model(seed: int):
-    """ASReview's default model (its ELAS u4 setting) as ASReview builds it, with the
-    classifier's random state set so a seed gives the same numbers."""
+def asreview_model(name: str, seed: int):
+    """One of ASReview's model configurations (``elas_u4`` is its default) as ASReview builds it,
+    with the classifier's random state set so a seed gives the same numbers."""
     load_asreview()
     from asreview.learner import ActiveLearningCycle
     from asreview.models.models import get_ai_config
 
-    cycle = ActiveLearningCycle.from_meta(get_ai_config()["value"])
+    cycle = ActiveLearningCycle.from_meta(get_ai_config(name)["value"])
     cycle.classifier.set_params(random_state=seed)
     return cycle
 
 
-def asreview_settings(config: SweepConfig) -> dict:
+def asreview_reads(model: str) -> dict:
+    """The ASReview release and the full configuration a model name stands for."""
     load_asreview()
     from asreview.models.models import get_ai_config
 
-    ai = get_ai_config()
-    return {"asreview": metadata.version("asreview"), "model": ai["name"], "config": repr(ai["value"])}
+    return {"asreview": metadata.version("asreview"), "config": repr(get_ai_config(model)["value"])}
 
 
-def _score_asreview_oneshot(trial: Trial) -> Scored:
-    """Fit ASReview's default model once on the 16 and rank the rest (no further labels)."""
-    records = screened(trial)
-    n_train = len(trial.data.split.train)
-    start = time.perf_counter()
-    cycle = asreview_default_model(trial.seed)
-    x = cycle.transform(records[["title", "abstract"]])
-    cycle.fit(x[:n_train], records["label"].to_numpy()[:n_train])
-    scores = cycle.classifier.decision_function(x[n_train:])
-    return Scored(scores=scores, classifier=cycle.classifier, timings={"train_seconds": time.perf_counter() - start})
+@dataclass(frozen=True)
+class AsreviewOneShot(Variant):
+    """ASReview's model fitted once on the 16, ranking the rest (no further labels)."""
+
+    uses_encoder: ClassVar[bool] = False
+    family: ClassVar[str] = "asreview"
+    model: str = knob("elas_u4", "ASReview's model configuration (elas_u4: its default TF-IDF + SVM)")
+
+    @property
+    def name(self) -> str:
+        return "asreview-oneshot"
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return asreview_reads(self.model)
+
+    def lexical(self, trial: Trial) -> Lexical:
+        """ASReview's own feature extractor fitted on the screened records; its classifier and
+        balancer on given features."""
+        cycle = asreview_model(self.model, trial.seed)
+        records = screened(trial)
+        try:
+            x = cycle.transform(records[["title", "abstract"]])
+        except ValueError as exc:
+            if "empty vocabulary" in str(exc):
+                raise NoUsableText("no title or abstract holds a word ASReview's TF-IDF can use") from exc
+            raise
+        n = len(trial.data.split.train)
+        labels = records["label"].to_numpy()[:n]
+
+        def fit_scores(tr, ev):
+            cycle.fit(tr, labels)
+            return cycle.classifier.decision_function(ev)
+
+        return Lexical(x[:n], x[n:], labels, fit_scores)
+
+    def score(self, trial: Trial) -> Scored:
+        start = time.perf_counter()
+        model = self.lexical(trial)
+        return Scored(model.fit_scores(model.train, model.eval), timings={"train_seconds": time.perf_counter() - start})
 
 
 def simulate_order(x, labels, priors: np.ndarray, *, cycle, skip_transform: bool = False) -> np.ndarray:
@@ -191,31 +275,62 @@ def order_scores(order: np.ndarray, n_records: int) -> np.ndarray:
     return scores
 
 
-def active_learning(trial: Trial, x, *, cycle, skip_transform: bool = False) -> Scored:
-    """An active-learning run on the trial's screened records from its 16 priors, scored by
-    labelling order; ``records_read`` and ``labels_used`` say what reaching 95 % cost."""
-    records = screened(trial)
-    n_train = len(trial.data.split.train)
-    start = time.perf_counter()
-    order = simulate_order(x, records["label"], np.arange(n_train), cycle=cycle, skip_transform=skip_transform)
-    scores = order_scores(order, len(records))[n_train:]
-    found = work_saved(records["label"].to_numpy()[n_train:], scores)
-    read = int(np.sum(scores >= found.threshold))
-    return Scored(scores=scores, timings={"train_seconds": time.perf_counter() - start},
-                  extra={"records_read": read, "labels_used": n_train + read})
+AL_FEATURES = {"tfidf": "asreview-al", "embeddings": "al-embeddings", "embeddings+tfidf": "al-embeddings+tfidf"}
 
 
-def _asreview_al_settings(config: SweepConfig) -> dict:
-    return {**asreview_settings(config), "regime": "active learning", "n_query": 1, "stop": "all included found"}
+@dataclass(frozen=True)
+class ActiveLearning(Variant):
+    """ASReview's simulation from the 16 priors (its model's classifier, balancer and querier, one
+    label per step, until every included record is found), scored by labelling order;
+    ``records_read`` and ``labels_used`` say what reaching 95 % cost."""
+
+    model: str = knob("elas_u4", "ASReview's model configuration (elas_u4: its default)")
+    features: str = knob("tfidf", "tfidf: ASReview's own; embeddings: this project's encoder (the registered "
+                                  "slr-embeddings extractor); embeddings+tfidf: both, concatenated")
+
+    def __post_init__(self):
+        if self.features not in AL_FEATURES:
+            raise ValueError(f"ActiveLearning.features must be one of {tuple(AL_FEATURES)}, got {self.features!r}")
+
+    @property
+    def uses_encoder(self) -> bool:
+        return self.features != "tfidf"
+
+    @property
+    def name(self) -> str:
+        return AL_FEATURES[self.features] if self.model == "elas_u4" else f"{AL_FEATURES[self.features]}:{self.model}"
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return asreview_reads(self.model)
+
+    def score(self, trial: Trial) -> Scored:
+        records = screened(trial)
+        cycle = asreview_model(self.model, trial.seed)
+        x, skip_transform = records[["title", "abstract"]], False
+        if self.features != "tfidf":
+            from .asreview_ext import ProjectEmbeddings
+            from .fusion import concatenate
+
+            extractor = ProjectEmbeddings(encoder=trial.config.encoder, normalize=trial.encoder.normalize,
+                                          max_length=trial.encoder.max_length)
+            if self.features == "embeddings":
+                cycle.feature_extractor = extractor
+            else:
+                x = concatenate(cycle.transform(x), extractor.fit_transform(x))
+                cycle.feature_extractor, skip_transform = None, True
+        n_train = len(trial.data.split.train)
+        start = time.perf_counter()
+        order = simulate_order(x, records["label"], np.arange(n_train), cycle=cycle, skip_transform=skip_transform)
+        scores = order_scores(order, len(records))[n_train:]
+        found = work_saved(records["label"].to_numpy()[n_train:], scores)
+        read = int(np.sum(scores >= found.threshold))
+        return Scored(scores=scores, timings={"train_seconds": time.perf_counter() - start},
+                      extra={"records_read": read, "labels_used": n_train + read})
 
 
-def _score_asreview_al(trial: Trial) -> Scored:
-    return active_learning(trial, screened(trial)[["title", "abstract"]], cycle=asreview_default_model(trial.seed))
-
-
-TFIDF_LR = Variant("tfidf+lr", _tfidf_settings, _score_tfidf, uses_encoder=False)
-SETFIT = Variant("setfit", _setfit_settings, _score_setfit)
-ASREVIEW_ONESHOT = Variant("asreview-oneshot", asreview_settings, _score_asreview_oneshot, uses_encoder=False)
-ASREVIEW_AL = Variant("asreview-al", _asreview_al_settings, _score_asreview_al, uses_encoder=False)
+TFIDF_LR = TfidfLR()
+SETFIT = Setfit()
+ASREVIEW_ONESHOT = AsreviewOneShot()
+ASREVIEW_AL = ActiveLearning()
 ONE_SHOT_PEERS = (TFIDF_LR, SETFIT, ASREVIEW_ONESHOT)
 PEERS = ONE_SHOT_PEERS + (ASREVIEW_AL,)

@@ -159,3 +159,28 @@ def per_review_dots(ax, summary: pd.DataFrame, order: list[str], methods: list[s
     ax.set_ylim(len(order) - 0.5, -0.5)
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_xlabel(f"{metric_label} (mean over seeds; bars: ± 1 sd)")
+
+
+def mean_sd_plot(rows: pd.DataFrame, order: list[str], *, metrics=("awss", "wss")) -> plt.Figure:
+    """One panel per metric: each seed's value per variant (dots) and the mean ± sd (diamond)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4))
+    for ax, metric in zip(np.atleast_1d(axes), metrics):
+        for k, v in enumerate(order):
+            vals = rows[rows.variant == v][metric]
+            ax.scatter(np.full(len(vals), k) + np.linspace(-0.08, 0.08, len(vals)), vals, alpha=0.7,
+                       color=method_color(v, k))
+            ax.errorbar(k + 0.22, vals.mean(), yerr=vals.std() if len(vals) > 1 else 0, fmt="D", color="black", capsize=4)
+        ax.set_xticks(range(len(order)), [method_label(v) for v in order])
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_ylabel(f"{metric.upper()}@95 on the evaluation set")
+        ax.set_title(f"{metric.upper()}@95 per seed (dots) and mean ± sd")
+    return fig
+
+
+def mean_sd_table(summary: pd.DataFrame, *, reviews: list[str], variants: list[str]) -> pd.DataFrame:
+    """Reviews × variants (display names) of "mean ± sd" over seeds from ``summary_table``'s rows
+    (the mean alone where there is one seed)."""
+    cells = summary.assign(cell=[f"{m:.3f} ± {s:.3f}" if c > 1 else f"{m:.3f}"
+                                 for m, s, c in zip(summary["mean"], summary["std"], summary["count"])])
+    wide = cells.pivot(index="review", columns="variant", values="cell")
+    return wide.reindex(index=reviews, columns=variants).rename(columns=method_label).rename_axis(columns=None)

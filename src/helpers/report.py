@@ -16,13 +16,15 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-from .config import MODES, project_root, settings
+from .config import MODES, check_device, check_scheduler, notebook_paths, offline, settings
 
 
 def notebooks(root: Path | None = None) -> list[Path]:
-    return sorted((root or project_root()).joinpath("notebooks").glob("[0-9][0-9]_*.ipynb"))
+    """The notebooks this runner executes (a seam the tests replace with their own)."""
+    return notebook_paths(root)
 
 
 def run_notebook(path: Path, executed_dir: Path, params: dict) -> Path:
@@ -38,6 +40,70 @@ def run_notebook(path: Path, executed_dir: Path, params: dict) -> Path:
                         kernel_name="python3", progress_bar=False)
     os.replace(partial, executed)
     return executed
+
+
+# what a notebook reuses from another, so with --jobs it starts after it (never computing the same rows twice):
+# 05 reuses 03's rows of nsaids; 06 composes the skills 05 ranks; 07 and 08 reuse 05's rows and adapters
+NEEDS = {"05": ("03",), "06": ("05",), "07": ("05",), "08": ("05",)}
+
+
+def run_all(chosen: list[Path], executed_dir: Path, params: dict, *, mode: str, jobs: int = 1) -> bool:
+    """Run the notebooks, ``jobs`` at a time, each after the ones it ``NEEDS`` (among those
+    chosen). Returns whether any failed: a failure is reported with its notebook and cell, the
+    notebooks running finish, and none is started after it."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    numbers = {nb.name[:2] for nb in chosen}
+    pending, running, finished, failed = list(chosen), {}, set(), False
+    with _kernel_threads(jobs), ThreadPoolExecutor(max_workers=jobs) as pool:
+        while pending or running:
+            ready = [nb for nb in pending if all(n in finished or n not in numbers for n in NEEDS.get(nb.name[:2], ()))]
+            while ready and len(running) < jobs and not failed:
+                nb = ready.pop(0)
+                pending.remove(nb)
+                print(f"[report] ({len(chosen) - len(pending)}/{len(chosen)}) {nb.name} mode={mode} ...", flush=True)
+                running[pool.submit(_run_one, nb, executed_dir, params)] = nb
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                nb = running.pop(future)
+                failed |= not future.result()
+                finished.add(nb.name[:2])
+    return failed
+
+
+@contextmanager
+def _kernel_threads(jobs: int):
+    """With several notebooks at once, each kernel (they inherit this process's environment) gets
+    its share of the cores instead of all of them: on 2 cores, two kernels of 2 threads each ran
+    the smoke book 2.5× slower than two of 1 thread. Restored afterwards."""
+    before = os.environ.get("OMP_NUM_THREADS")
+    if jobs > 1:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = before
+
+
+def _run_one(nb: Path, executed_dir: Path, params: dict) -> bool:
+    start = time.perf_counter()
+    accepted = _parameter_names(nb)
+    given = {name: v for name, v in params.items() if name in accepted and v is not None}
+    try:
+        run_notebook(nb, executed_dir, given)
+    except Exception as exc:  # papermill's error names the cell; pass it on
+        cell = getattr(exc, "exec_count", None)
+        print(f"[report] FAILED: {nb.name}, cell {cell}: {getattr(exc, 'ename', type(exc).__name__)}: "
+              f"{getattr(exc, 'evalue', exc)}\n[report] the failed run's copy: "
+              f"{partial_copy(executed_dir / nb.name)} (the book's page is unchanged)", file=sys.stderr, flush=True)
+        return False
+    print(f"[report]     {nb.name} done in {time.perf_counter() - start:.0f} s", flush=True)
+    return True
 
 
 def partial_copy(executed: Path) -> Path:
@@ -71,9 +137,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="cap the evaluation citations per review (included ones are never dropped; >= 2)")
     p.add_argument("--reviews", nargs="+", default=None, help="reviews of the sweeps (default: every one with text)")
     p.add_argument("--scheduler", default=None, help="local:N or tcp://HOST:PORT (Dask); default: in-process")
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (cuda when present)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (cuda when present)")
+    p.add_argument("--timing-architecture", default="specter",
+                   help="notebook 04: the configuration timed with random weights: specter (the study's) or a model "
+                        "folder whose config.json to use")
     p.add_argument("--recompute", action="store_true",
-                   help="recompute every row into results/results.recomputed.csv instead of reusing results.csv")
+                   help="recompute every row into results/results.recomputed.csv, and every figure's data and timing "
+                        "into results/artefacts.recomputed/, instead of reusing what is stored")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="notebooks run at once, each after those whose rows it reuses (default 1; on few cores the "
+                        "notebooks' own work already uses every core)")
     p.add_argument("--show-code", action="store_true", help="show code cells unfolded in the HTML book")
     return p
 
@@ -82,8 +155,6 @@ def check_options(a: argparse.Namespace, p: argparse.ArgumentParser) -> list[Pat
     """Every option checked before any work; each problem exits with a message naming the
     option (argparse's exit code 2). Returns the notebooks to run."""
     from .data import REVIEWS, available_reviews, candidate_data_dirs
-    from .distributed import check_scheduler
-    from .encoder import EncoderError, resolve_device, resolve_encoder_name
 
     found = notebooks()
     numbers = [nb.name[:2] for nb in found]
@@ -96,14 +167,24 @@ def check_options(a: argparse.Namespace, p: argparse.ArgumentParser) -> list[Pat
             p.error(f"--seeds {' '.join(map(str, a.seeds))}: seeds must be >= 0")
         if len(set(a.seeds)) != len(a.seeds):
             p.error(f"--seeds {' '.join(map(str, a.seeds))}: a seed is repeated")
+    if a.jobs < 1:
+        p.error(f"--jobs {a.jobs}: must be at least 1")
     if a.eval_cap is not None and a.eval_cap < 2:
         p.error(f"--eval-cap {a.eval_cap}: must be at least 2 (one citation per class)")
-    try:
-        resolve_encoder_name(a.encoder)
-        resolve_device(a.device)
-        check_scheduler(a.scheduler)
-    except (EncoderError, ValueError) as exc:
-        p.error(f"--encoder/--device/--scheduler: {exc}")
+    for option, check in (("--device", check_device), ("--scheduler", check_scheduler)):
+        try:
+            check(getattr(a, option[2:]))
+        except ValueError as exc:
+            p.error(f"{option}: {exc}")
+    from .encoder import EncoderError, resolve_device, resolve_encoder_name  # torch only once the cheap checks pass
+
+    if a.timing_architecture != "specter" and not (Path(a.timing_architecture) / "config.json").is_file():
+        p.error(f"--timing-architecture {a.timing_architecture}: 'specter' or a model folder with a config.json")
+    for option, check in (("--encoder", resolve_encoder_name), ("--device", resolve_device)):
+        try:
+            check(getattr(a, option[2:]))
+        except (EncoderError, ValueError) as exc:
+            p.error(f"{option}: {exc}")
     if a.fetch and a.data_dir is None:
         p.error("--fetch needs --data-dir: the folder the downloads go to (nothing is written elsewhere)")
     if a.fetch:
@@ -131,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import results
     from .data import missing_reviews
 
+    offline()
     p = _parser()
     a = p.parse_args(argv)
     chosen = check_options(a, p)
@@ -139,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir, data_dir = (None if d is None else str(Path(d).resolve()) for d in (a.out_dir, a.data_dir))
     s = settings(a.mode, out_dir=out_dir, encoder=a.encoder, data_dir=data_dir, normalize=normalize,
                  seeds=a.seeds, eval_cap=a.eval_cap, reviews=a.reviews, scheduler=a.scheduler,
-                 device=a.device, recompute=a.recompute or None)
+                 device=a.device, timing_architecture=a.timing_architecture, recompute=a.recompute or None)
     missing = missing_reviews(data_dir)
     if missing:
         print(f"[report] reviews without text here (named in every notebook): {', '.join(missing)}", flush=True)
@@ -149,40 +231,36 @@ def main(argv: list[str] | None = None) -> int:
     if s.recompute:
         s.results_path.unlink(missing_ok=True)
     stored = len(results.read(s.results_path))
-    print(f"[report] results table {s.results_path}: {stored} rows. Rows whose settings match are reused, "
-          f"not recomputed{'' if s.recompute else ' (--recompute recomputes them into results.recomputed.csv)'}.",
-          flush=True)
+    artefacts = len(list(s.artefacts_dir.glob("*.npz")))
+    print(f"[report] results table {s.results_path}: {stored} rows; {s.artefacts_dir}: {artefacts} artefacts (figure "
+          "data, timings). Those whose key matches are reused, not recomputed"
+          f"{'' if s.recompute else ' (--recompute recomputes them beside the stored ones)'}.", flush=True)
     ledger = Path(tempfile.mkstemp(prefix="slr-ledger-", suffix=".txt")[1])
     os.environ[results.LEDGER_ENV] = str(ledger)
     params = {"mode": s.mode, "encoder": s.encoder, "data_dir": s.data_dir, "out_dir": str(s.out_dir),
               "normalize": s.normalize, "seeds": a.seeds, "eval_cap": a.eval_cap, "reviews": a.reviews,
-              "scheduler": s.scheduler, "device": s.device, "recompute": s.recompute}
+              "scheduler": s.scheduler, "device": s.device, "timing_architecture": s.timing_architecture,
+              "recompute": s.recompute}
     total = time.perf_counter()
     try:
-        for k, nb in enumerate(chosen, 1):
-            print(f"[report] ({k}/{len(chosen)}) {nb.name} mode={s.mode} ...", flush=True)
-            start = time.perf_counter()
-            accepted = _parameter_names(nb)
-            given = {name: v for name, v in params.items() if name in accepted and v is not None}
-            try:
-                run_notebook(nb, executed_dir, given)
-            except Exception as exc:  # papermill's error names the cell; pass it on
-                cell = getattr(exc, "exec_count", None)
-                print(f"[report] FAILED: {nb.name}, cell {cell}: {getattr(exc, 'ename', type(exc).__name__)}: "
-                      f"{getattr(exc, 'evalue', exc)}\n[report] the failed run's copy: "
-                      f"{partial_copy(executed_dir / nb.name)} (the book's page is unchanged)",
-                      file=sys.stderr, flush=True)
-                return 1
-            print(f"[report]     done in {time.perf_counter() - start:.0f} s", flush=True)
-        reused, computed = results.read_usage(ledger)
+        failed = run_all(chosen, executed_dir, params, mode=s.mode, jobs=a.jobs)
+        if failed:
+            return 1
+        usage = results.read_usage(ledger)
     finally:
         ledger.unlink(missing_ok=True)
         os.environ.pop(results.LEDGER_ENV, None)
     from .book import build_book
 
     index = build_book(s.out_dir, executed_dir, show_code=a.show_code, mode=s.mode)
+    rows, artefacts = usage["rows"], usage["artefacts"]
+    measured = sorted(set(artefacts["measured"]))
     print(f"[report] {len(chosen)} notebook(s) in {time.perf_counter() - total:.0f} s; results rows reused: "
-          f"{reused}, computed: {computed}; book: {index}", flush=True)
+          f"{rows['reused']}, computed: {rows['computed']}; artefacts reused: {artefacts['reused']}, computed: "
+          f"{artefacts['computed']}; book: {index}", flush=True)
+    if measured:
+        print(f"[report] timings measured anew on this machine (no stored ones with its fingerprint): "
+              f"{', '.join(measured)}", flush=True)
     return 0
 
 

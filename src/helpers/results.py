@@ -21,7 +21,8 @@ import pandas as pd
 
 from .io import atomic_path, file_lock
 
-SCHEMA = 2  # bump when the meaning of a key changes: every older row then counts as not done
+SCHEMA = 3  # bump when the meaning of a key changes: every older row then counts as not done
+# (3: variants as dataclasses; rows of schema 2 were rewritten by helpers.migrate, numbers untouched)
 LEDGER_ENV = "SLR_RESULTS_LEDGER"
 
 
@@ -62,7 +63,11 @@ class RowKey:
 
     @property
     def hash(self) -> str:
-        fields = asdict(self) | {"schema": SCHEMA}
+        return self.hash_at(SCHEMA)
+
+    def hash_at(self, schema: int) -> str:
+        """The key under a given schema (the current one, or an older one a migration reads)."""
+        fields = asdict(self) | {"schema": schema}
         return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=12).hexdigest()
 
     def columns(self) -> dict:
@@ -78,6 +83,24 @@ def make_key(*, review: str, data_checksum: str, variant: str, seed: int, n_per_
                   settings=canonical_json(settings), **(encoder or {}))
 
 
+def key_of_row(row) -> RowKey:
+    """The key a stored row's identity columns spell (CSV turns empty strings into NaN and
+    integers beside NaN into floats; this undoes both), so a table can be checked or migrated."""
+    def text(v) -> str:
+        return "" if pd.isna(v) else str(v)
+
+    def whole(v) -> int | None:
+        return None if pd.isna(v) else int(v)
+
+    normalize = row.get("normalize")
+    return RowKey(review=str(row["review"]), data_checksum=str(row["data_checksum"]), variant=str(row["variant"]),
+                  seed=int(row["seed"]), n_per_class=int(row["n_per_class"]), eval_cap=whole(row["eval_cap"]),
+                  settings=str(row["settings"]), encoder=text(row.get("encoder")),
+                  encoder_fingerprint=text(row.get("encoder_fingerprint")), pooling=text(row.get("pooling")),
+                  max_length=whole(row.get("max_length")),
+                  normalize=None if pd.isna(normalize) else str(normalize).lower() == "true")
+
+
 def read(path: Path) -> pd.DataFrame:
     """The table (empty if there is none yet). An unreadable file is an error naming it, never
     silently replaced: it may hold hours of computation."""
@@ -85,7 +108,8 @@ def read(path: Path) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=["key"])
     try:
-        table = pd.read_csv(path, dtype={"key": str, "settings": str, "data_checksum": str})
+        # round_trip: floats read back exactly as written, so rewriting the table never moves a digit
+        table = pd.read_csv(path, dtype={"key": str, "settings": str, "data_checksum": str}, float_precision="round_trip")
     except Exception as exc:  # pandas raises many kinds for broken CSV
         raise ResultsError(f"{path}: cannot be read as a results table ({type(exc).__name__}: {exc}); "
                            "move it aside to start a new one") from exc
@@ -134,18 +158,27 @@ def append(path: Path, records: list[dict]) -> None:
             table.to_csv(tmp, index=False)
 
 
-def note_usage(*, reused: int, computed: int) -> None:
-    """Tell the report runner how many rows a notebook reused and computed (a line in the
-    ledger file it names in $SLR_RESULTS_LEDGER; nothing when run on its own)."""
+def note_usage(*, reused: int, computed: int, kind: str = "rows", name: str | None = None) -> None:
+    """Tell the report runner how many results rows (or artefacts, ``kind="artefacts"``) a
+    notebook reused and computed: a line in the ledger file $SLR_RESULTS_LEDGER names; nothing
+    when run on its own. ``name``: a machine-keyed artefact measured anew on this machine."""
     ledger = os.environ.get(LEDGER_ENV)
     if ledger:
         with open(ledger, "a") as f:
-            f.write(f"{reused} {computed}\n")
+            f.write(json.dumps({"kind": kind, "reused": reused, "computed": computed, "name": name}) + "\n")
 
 
-def read_usage(ledger: Path) -> tuple[int, int]:
-    """(rows reused, rows computed) summed over a ledger."""
-    if not Path(ledger).is_file():
-        return 0, 0
-    pairs = [tuple(map(int, line.split())) for line in Path(ledger).read_text().splitlines() if line.strip()]
-    return sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+def read_usage(ledger: Path) -> dict:
+    """Per kind (rows, artefacts): reused and computed counts summed over a ledger, and the
+    names of the timings measured anew."""
+    usage = {kind: {"reused": 0, "computed": 0, "measured": []} for kind in ("rows", "artefacts")}
+    if Path(ledger).is_file():
+        for line in Path(ledger).read_text().splitlines():
+            if line.strip():
+                entry = json.loads(line)
+                counts = usage[entry["kind"]]
+                counts["reused"] += entry["reused"]
+                counts["computed"] += entry["computed"]
+                if entry.get("name"):
+                    counts["measured"].append(entry["name"])
+    return usage

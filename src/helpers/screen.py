@@ -100,6 +100,10 @@ def read_references(path: Path) -> pd.DataFrame:
         except UnicodeDecodeError as exc:
             raise ScreenError(f"{path}: not UTF-8 at byte {exc.start} ({data[exc.start:exc.end]!r}); "
                               "save the file as UTF-8 and try again") from exc
+    duplicated = _duplicated_columns(path, data)
+    if duplicated:  # pandas would silently rename the second one to `<name>.1`
+        raise ScreenError(f"{path}: column(s) {duplicated} appear more than once in the header; rename or remove "
+                          "the extra one(s)")
     try:
         raw = _reader(path).read_data(path)
     except Exception as exc:  # each reader raises its own kinds
@@ -107,6 +111,28 @@ def read_references(path: Path) -> pd.DataFrame:
     if raw.empty:
         raise ScreenError(f"{path}: no records")
     return raw
+
+
+def _duplicated_columns(path: Path, data: bytes) -> list[str]:
+    """Header names that occur more than once (compared as ASReview compares them: trimmed,
+    case-insensitive), in a CSV, TSV or XLSX file; RIS has no header."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv", ".tab"):
+        import csv
+        import io
+
+        text = data.decode("utf-8-sig")
+        delimiter = "," if suffix == ".csv" else "\t"
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    elif suffix == ".xlsx":
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(path, read_only=True).worksheets[0]
+        header = [str(c) for c in next(sheet.iter_rows(max_row=1, values_only=True), ()) if c is not None]
+    else:
+        return []
+    names = [h.strip().lower() for h in header]
+    return sorted({h for h, n in zip(header, names) if n and names.count(n) > 1})
 
 
 def _label_source(raw: pd.DataFrame, label_column: str | None, path: Path) -> str | None:
@@ -150,6 +176,8 @@ def prepare(raw: pd.DataFrame, *, path: Path, label_column: str | None = None) -
                           column=str(source if source is not None else "included (RIS notes)"))
     text = pd.DataFrame({col: clean[col].fillna("").astype(str).str.strip() if col in clean.columns else ""
                          for col in ("title", "abstract")})
+    if ((text["title"] == "") & (text["abstract"] == "")).all():
+        raise ScreenError(f"{path}: every record's title and abstract are empty; nothing to rank on")
     out = text.assign(label=labels.to_numpy(), no_abstract=text["abstract"] == "")
     key = (out["title"].str.lower().str.split().str.join(" ") + "\x1f" +
            out["abstract"].str.lower().str.split().str.join(" "))
@@ -174,16 +202,22 @@ def check_labels(prepared: pd.DataFrame, *, path: Path) -> None:
 # ---------------------------------------------------------------- ranking
 
 def method_variant(method: str):
-    """The results-table variant a method runs, so a ranking here is the sweep's ranking."""
-    from .beyond import candidate
-    from .experiment import BASE, LORA
-    from .peers import ASREVIEW_ONESHOT, TFIDF_LR
-
+    """The results-table variant a method runs, so a ranking here is the sweep's ranking. Only
+    the chosen method's module is imported: TF-IDF and ASReview never load torch."""
     if method not in METHODS:
         raise ScreenError(f"method {method!r} unknown; choose one of {', '.join(METHODS)}")
-    name = METHODS[method].variant_name
-    known = {v.name: v for v in (BASE, LORA, TFIDF_LR, ASREVIEW_ONESHOT)}
-    return known[name] if name in known else candidate(name)
+    if method == "tfidf":
+        from .peers import TFIDF_LR
+        return TFIDF_LR
+    if method == "asreview":
+        from .peers import ASREVIEW_ONESHOT
+        return ASREVIEW_ONESHOT
+    if method in ("base", "lora"):
+        from .variants import Base, Lora
+        return Base() if method == "base" else Lora()
+    from .beyond import candidate
+
+    return candidate(METHODS[method].variant_name)
 
 
 def rank(prepared: pd.DataFrame, *, method: str = DEFAULT_METHOD, encoder: str = "auto", seed: int = 0,
@@ -191,8 +225,9 @@ def rank(prepared: pd.DataFrame, *, method: str = DEFAULT_METHOD, encoder: str =
     """A score per unlabelled record (higher = more likely included): the chosen method
     trained on the labelled records exactly as ``helpers.experiment`` trains it on a review's
     16 (included first, then excluded, each in file order)."""
-    from .experiment import ReviewData, SweepConfig, Trial
+    from .config import SweepConfig
     from .fewshot import Split
+    from .trial import ReviewData, Trial
 
     variant = method_variant(method)
     trial = Trial(SweepConfig(encoder=encoder), name, seed)
@@ -218,7 +253,13 @@ def screen(input_path: str | Path, *, label_column: str | None = None, method: s
     check_labels(prepared, path=path)
     labelled = prepared["label"].notna().to_numpy()
     scores = np.full(len(prepared), np.nan)
-    scores[~labelled] = rank(prepared, method=method, encoder=encoder, seed=seed, name=path.stem)
+    from .peers import NoUsableText
+
+    try:
+        scores[~labelled] = rank(prepared, method=method, encoder=encoder, seed=seed, name=path.stem)
+    except NoUsableText as exc:
+        raise ScreenError(f"{path}: {exc} (columns title, abstract); --method {method} cannot rank this file, "
+                          "--method base or lora read any text") from exc
     out = raw.copy()
     out["score"] = scores
     out["labelled"] = labelled
@@ -238,8 +279,41 @@ def screen(input_path: str | Path, *, label_column: str | None = None, method: s
     return Screened(out, summary)
 
 
+SHOWN_COLUMNS = ["title", "rank", "score", "labelled", "label", "no_abstract", "duplicate"]
+
+
+def screen_stored(input_path: str | Path, *, folder: Path, recompute: bool = False, label_column: str | None = None,
+                  method: str = DEFAULT_METHOD, encoder: str = "auto", seed: int = 0) -> Screened:
+    """``screen`` as a keyed artefact (helpers.artefacts) for notebook 00: the ranking of this
+    file's exact content by this method, seed and encoder is computed once and redrawn from
+    then on. The records keep the columns the page shows, with the file's record positions as
+    their index."""
+    import hashlib
+
+    from .artefacts import stored
+
+    path = Path(input_path)
+    identity = None
+    if method_variant(method).uses_encoder:
+        from .config import SweepConfig
+        from .trial import encoder_for
+
+        identity = encoder_for(SweepConfig(encoder=encoder)).identity()
+    key = {"file": hashlib.sha256(path.read_bytes()).hexdigest(), "method": method, "label_column": label_column,
+           "seed": seed, "encoder": identity}
+
+    def compute() -> dict:
+        result = screen(path, label_column=label_column, method=method, encoder=encoder, seed=seed)
+        records = result.records.reindex(columns=SHOWN_COLUMNS).rename_axis("position").reset_index()
+        return {"records": records.astype({"label": "Float64", "rank": "Float64"}), "summary": result.summary}
+
+    values = stored("00_ranking", key, compute, folder=folder, recompute=recompute)
+    return Screened(values["records"].set_index("position").rename_axis(None), values["summary"])
+
+
 def _encoder_label(encoder: str) -> str:
-    from .experiment import SweepConfig, encoder_for
+    from .config import SweepConfig
+    from .trial import encoder_for
 
     return encoder_for(SweepConfig(encoder=encoder)).label
 
@@ -299,6 +373,9 @@ def write(screened: Screened, output_path: Path, *, input_path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .config import offline
+
+    offline()
     p = argparse.ArgumentParser(prog="slr-screen", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input_path", help="CSV, TSV, XLSX or RIS file with some records labelled")

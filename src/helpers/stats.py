@@ -90,3 +90,10 @@ def best_by_mean(rows: pd.DataFrame, variants: list[str], *, metric: str = "awss
     counts = kept.groupby("variant").size()
     return (pd.DataFrame({"mean": per_review, "rows": counts}).sort_values("mean", ascending=False)
             .rename_axis("variant").reset_index())
+
+
+def paired_rows(a: pd.DataFrame, b: pd.DataFrame, *, metric: str = "awss") -> dict:
+    """``paired`` over the (review, seed) pairs two sets of rows share, e.g. one variant with and
+    without a setting; pairs present in only one set are left out."""
+    both = a.merge(b, on=["review", "seed"], suffixes=("_a", "_b"))
+    return paired(both[f"{metric}_a"], both[f"{metric}_b"])

@@ -23,6 +23,9 @@ SEEDS = (0, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .config import offline
+
+    offline()
     p = argparse.ArgumentParser(prog="python -m helpers.verify", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tolerance", type=float, default=1e-9)
@@ -34,16 +37,17 @@ def main(argv: list[str] | None = None) -> int:
 
         from . import results
         from .config import settings
-        from .experiment import BASE, LORA, Trial, config_from
+        from .trial import Trial
+        from .variants import Base, Lora
 
         s = settings("full", data_dir=a.data_dir)
-        config = config_from(s)
+        config = s.sweep()
         stored = results.read(s.results_path)
         rows, start = [], time.perf_counter()
         for review in REVIEWS:
             for seed in SEEDS:
                 trial = Trial(config, review, seed)
-                for variant in (BASE, LORA):
+                for variant in (Base(), Lora()):
                     record = trial.record(variant)
                     old = results.select(stored, [trial.key(variant)])
                     rows.append({"review": review, "seed": seed, "variant": variant.name,

@@ -1,0 +1,316 @@
+"""What a results row measures. A variant is a frozen dataclass whose fields are its settings:
+its name and its row key are derived from those fields, and every field is used to compute
+its numbers (a test changes each field and checks that key and numbers both change).
+
+A row key is the review, its data checksum, the split, the encoder's identity
+(``helpers.results``) and ``variant.settings(config, review)``: every field of the variant —
+heads, compositions and nested variants as their own settings — plus what it reads from the
+sweep (``reads``: the phase-1 arguments, the reviews whose skills it composes with their data
+checksums, the library whose model it runs). Nothing is typed beside the fields.
+
+The study's variants are here: Base, LoRA (phase 1), LoRA + 4-bit, LoRA + Wanda and the
+composition of several reviews' LoRA skills; the peers are in ``helpers.peers`` and notebook
+08's candidates in ``helpers.beyond``. No torch at import.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields, is_dataclass, replace
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from .config import SweepConfig, TrainingArgs, knob
+
+if TYPE_CHECKING:
+    from .compose import Hybrid, PeftMerge
+    from .trial import Scored, Trial
+
+
+def field_settings(obj, config: SweepConfig, review: str) -> dict:
+    """Every field of a settings dataclass as plain JSON values; None (not applicable) is left
+    out, and a field marked ``key=False`` is folded into ``reads`` by its owner."""
+    out = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if value is None or f.metadata.get("key") is False:
+            continue
+        out[f.name] = _plain(value, config, review)
+    return out
+
+
+def _plain(value, config: SweepConfig, review: str):
+    if isinstance(value, Variant):
+        return {"variant": value.name, **value.settings(config, review)}
+    if is_dataclass(value):
+        return {"kind": value.kind, **field_settings(value, config, review)}
+    if isinstance(value, tuple):
+        return [_plain(v, config, review) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A way to score a review's evaluation set from its 16 training records."""
+
+    uses_encoder: ClassVar[bool] = True  # False: the numbers do not depend on the encoder (TF-IDF, ASReview)
+
+    @property
+    def name(self) -> str:
+        """The results table's ``variant`` column, derived from the fields."""
+        raise NotImplementedError
+
+    def score(self, trial: Trial) -> Scored:
+        raise NotImplementedError
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        """What the numbers take from the sweep's settings beyond the key's own columns."""
+        return {}
+
+    def settings(self, config: SweepConfig, review: str) -> dict:
+        """This variant's part of the row key: its fields and what it reads."""
+        return {**field_settings(self, config, review), **self.reads(config, review)}
+
+
+# ---------------------------------------------------------------- phase 2: heads
+
+@dataclass(frozen=True)
+class LogisticHead:
+    """Phase 2 as the study defines it: logistic regression on the 16 training embeddings,
+    whose predicted probability ranks the evaluation set."""
+
+    kind: ClassVar[str] = "logistic_regression"
+    suffix: ClassVar[str] = ""  # what the head adds to a variant's name
+    C: float = knob(1.0, "inverse regularisation strength")
+    max_iter: int = knob(2000, "lbfgs iterations at most")
+
+    def __post_init__(self):
+        if not self.C > 0 or not isinstance(self.max_iter, int) or self.max_iter < 1:
+            raise ValueError(f"LogisticHead needs C > 0 and max_iter >= 1, got C={self.C!r}, max_iter={self.max_iter!r}")
+
+    def fit(self, x, y, *, seed: int):
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=self.C, max_iter=self.max_iter, random_state=seed).fit(x, y)
+
+    def scores(self, model, x) -> np.ndarray:
+        return model.predict_proba(x)[:, 1]
+
+
+@dataclass(frozen=True)
+class SvmHead:
+    """A linear SVM instead of the logistic regression (notebook 08); its decision function ranks."""
+
+    kind: ClassVar[str] = "linear_svm"
+    suffix: ClassVar[str] = "+svm"
+    C: float = knob(1.0, "inverse regularisation strength")
+    class_weight: str | None = knob("balanced", "balanced: weigh classes by their inverse frequency; None: equal")
+
+    def __post_init__(self):
+        if not self.C > 0 or self.class_weight not in ("balanced", None):
+            raise ValueError(f"SvmHead needs C > 0 and class_weight 'balanced' or None, got C={self.C!r}, "
+                             f"class_weight={self.class_weight!r}")
+
+    def fit(self, x, y, *, seed: int):
+        from sklearn.svm import LinearSVC
+
+        return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=seed).fit(x, y)
+
+    def scores(self, model, x) -> np.ndarray:
+        return model.decision_function(x)
+
+
+Head = LogisticHead | SvmHead
+
+
+def head_scores(head: Head, embedded, labels, *, seed: int) -> np.ndarray:
+    """Fit ``head`` on the training embeddings and score the evaluation embeddings."""
+    return head.scores(head.fit(embedded.train, labels, seed=seed), embedded.eval)
+
+
+# ---------------------------------------------------------------- the study's variants
+
+@dataclass(frozen=True)
+class Base(Variant):
+    """The encoder without phase 1, then the head."""
+
+    head: Head = knob(LogisticHead(), "phase 2's classifier")
+
+    @property
+    def name(self) -> str:
+        return "base" + self.head.suffix
+
+    def embeddings(self, trial: Trial):
+        return trial.base_embeddings
+
+    def score(self, trial: Trial) -> Scored:
+        from .trial import Scored
+
+        emb = trial.base_embeddings
+        return Scored(head_scores(self.head, emb, trial.data.train_labels, seed=trial.seed),
+                      timings={"embed_seconds": emb.seconds})
+
+
+CHANGE_NAMES = {"learning_rate": "lr{:g}", "pairs": "{}-pairs", "epochs": "{}-epochs", "layers": "{}-layers"}
+
+
+@dataclass(frozen=True)
+class Lora(Variant):
+    """Phase 1 (contrastive LoRA on the 16), then the head on the adapted encoder's embeddings.
+    ``changes`` alters phase 1's arguments from the sweep's; the key holds the arguments that
+    result, so two ways of naming the same recipe share their rows."""
+
+    head: Head = knob(LogisticHead(), "phase 2's classifier")
+    changes: tuple[tuple[str, object], ...] = knob((), "phase-1 arguments changed from the sweep's, e.g. "
+                                                       "(('learning_rate', 0.002),)", key=False)
+
+    def __post_init__(self):
+        names = {f.name for f in fields(TrainingArgs)}
+        unknown = [k for k, _ in self.changes if k not in names]
+        if unknown:
+            raise ValueError(f"Lora.changes names {unknown}, which are not phase-1 arguments ({sorted(names)})")
+        replace(TrainingArgs(), **dict(self.changes))  # each value checked by TrainingArgs itself
+
+    @property
+    def name(self) -> str:
+        parts = [CHANGE_NAMES.get(k, k + "{}").format(v) for k, v in self.changes]
+        return "-".join(["lora", *parts]) + self.head.suffix
+
+    def training(self, config: SweepConfig) -> TrainingArgs:
+        return replace(config.training, **dict(self.changes))
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return {"training": self.training(config).identity()}
+
+    def embeddings(self, trial: Trial):
+        if not self.changes:
+            return trial.lora_embeddings
+        from .trial import embed_split
+
+        return embed_split(trial.phase1_with(self.training(trial.config))[0], trial.data)
+
+    def score(self, trial: Trial) -> Scored:
+        from .trial import Scored
+
+        log = trial.phase1_with(self.training(trial.config))[1]
+        emb = self.embeddings(trial)
+        return Scored(head_scores(self.head, emb, trial.data.train_labels, seed=trial.seed),
+                      timings={"embed_seconds": emb.seconds, "train_seconds": log["train_seconds"]},
+                      extra={"final_loss": log["losses"][-1], "trainable_parameters": log["trainable_parameters"]})
+
+
+def _scored_with_phase1_head(encoder, trial: Trial, head: Head, *, compress_seconds: float) -> Scored:
+    """The evaluation set embedded by a compressed or composed encoder and ranked by ``head``
+    fitted after phase 1, as the study evaluates them."""
+    from .trial import Scored
+
+    start = time.perf_counter()
+    evaluation = encoder.embed(trial.data.eval["text"].tolist())
+    embed_seconds = time.perf_counter() - start
+    return Scored(head.scores(trial.lora_classifier(head), evaluation),
+                  timings={"compress_seconds": compress_seconds, "embed_seconds": embed_seconds})
+
+
+@dataclass(frozen=True)
+class LoraQuantized(Variant):
+    """The phase-1 encoder with its linear weights quantized to ``bits`` (optimum-quanto,
+    weight-only, group-wise scales; activations and LoRA stay float)."""
+
+    bits: int = knob(4, "weight bits: 2, 4 or 8", )
+    head: Head = knob(LogisticHead(), "the head fitted after phase 1")
+
+    def __post_init__(self):
+        if self.bits not in (2, 4, 8):
+            raise ValueError(f"LoraQuantized.bits must be 2, 4 or 8, got {self.bits!r}")
+
+    @property
+    def name(self) -> str:
+        return f"lora+int{self.bits}"
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return {"training": config.training.identity()}
+
+    def score(self, trial: Trial) -> Scored:
+        from .compress import quantize_weights
+
+        start = time.perf_counter()
+        quantized = quantize_weights(trial.adapted, bits=self.bits)
+        return _scored_with_phase1_head(quantized, trial, self.head, compress_seconds=time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class LoraWanda(Variant):
+    """The phase-1 encoder pruned by Wanda to ``sparsity`` in every encoder linear (not LoRA),
+    calibrated on the 16 training texts."""
+
+    sparsity: float = knob(0.5, "share of each output row's weights removed, in [0, 1)")
+    head: Head = knob(LogisticHead(), "the head fitted after phase 1")
+
+    def __post_init__(self):
+        if not 0 <= self.sparsity < 1:
+            raise ValueError(f"LoraWanda.sparsity must be in [0, 1), got {self.sparsity!r}")
+
+    @property
+    def name(self) -> str:
+        return f"lora+wanda{round(self.sparsity * 100)}"
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return {"training": config.training.identity()}
+
+    def score(self, trial: Trial) -> Scored:
+        from .compress import wanda_prune
+
+        start = time.perf_counter()
+        pruned = wanda_prune(trial.adapted, trial.data.train["text"].tolist(), sparsity=self.sparsity)
+        # calibrated per seed: its prefix is specific to this run, not worth caching
+        return _scored_with_phase1_head(replace(pruned, prefix_layers=0), trial, self.head,
+                                        compress_seconds=time.perf_counter() - start)
+
+
+def composed_from(reviews, config: SweepConfig) -> list[list[str]]:
+    """The reviews whose phase-1 adapters a composition combines, each with the checksum of the
+    data its adapter was trained on: part of the key, so other data is another row."""
+    from .data import review_checksum
+
+    return [[r, review_checksum(r, config.data_dir)] for r in reviews]
+
+
+def compose_for(trial: Trial, composition, reviews) -> object:
+    """The encoder carrying ``composition`` of these reviews' phase-1 adapters for the trial's seed
+    (each from the disk cache where notebook 05 trained it)."""
+    adapters = [trial.adapted if r == trial.review else trial.other(r).adapted for r in reviews]
+    return composition.apply(adapters, seed=trial.seed)
+
+
+@dataclass(frozen=True)
+class ComposedSkills(Variant):
+    """One adapter composed from several reviews' phase-1 adapters (the study's hybrid, or a peft
+    merge), scored on a review with that review's own phase-1 head, as the study does."""
+
+    composition: Hybrid | PeftMerge = knob(None, "how the adapters are combined (helpers.compose)")
+    reviews: tuple[str, ...] = knob((), "the reviews whose skills are composed")
+    head: Head = knob(LogisticHead(), "the head fitted after the scored review's own phase 1")
+
+    def __post_init__(self):
+        if self.composition is None or not self.reviews or len(set(self.reviews)) != len(self.reviews):
+            raise ValueError(f"ComposedSkills needs a composition and distinct reviews, got {self.composition!r}, "
+                             f"{self.reviews!r}")
+
+    @property
+    def name(self) -> str:
+        return self.composition.name
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return {"training": config.training.identity(), "composed_from": composed_from(self.reviews, config)}
+
+    def encoder(self, trial: Trial):
+        return compose_for(trial, self.composition, self.reviews)
+
+    def score(self, trial: Trial) -> Scored:
+        start = time.perf_counter()
+        composed = self.encoder(trial)
+        return _scored_with_phase1_head(composed, trial, self.head, compress_seconds=time.perf_counter() - start)
+
+
+STUDY_VARIANTS = (Base(), Lora(), LoraQuantized(bits=4), LoraWanda(sparsity=0.5))

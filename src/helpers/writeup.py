@@ -1,0 +1,402 @@
+"""Each page's "What this shows": every number in its prose computed here, from the results rows
+and the tables the page shows, never typed. One function per notebook, each returning a
+``Writeup`` that ``helpers.page.show`` displays; each is tested on a run with one review.
+
+Readings are the report's one rule for a paired comparison (``stats.verdict``): a difference is
+called a win or a loss only where the median paired difference points that way and Wilcoxon's
+p is below 0.05.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import study
+from .plots import method_label
+from .stats import comparison, verdict
+
+
+@dataclass(frozen=True)
+class Writeup:
+    """A headline for the landing page (None: the page lists none), Markdown paragraphs, tables
+    as (caption, frame, display options) and Markdown after them (e.g. why study and here differ)."""
+
+    headline: str | None
+    body: str
+    tables: tuple = ()
+    after: str = ""
+
+
+def _bullets(lines) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def _moves(after: float, before: float) -> str:
+    return "raises" if after > before else "lowers" if after < before else "does not change"
+
+
+def _range(values) -> str:
+    return f"{min(values):.3f}–{max(values):.3f}"
+
+
+# ---------------------------------------------------------------- 00
+
+def screen_demo(*, method: str, review: str | None, truth: np.ndarray | None, scores: np.ndarray,
+                file_name: str) -> Writeup:
+    """How much reading the ranking saves where the hidden labels are known (the demo), or how
+    to read it where they are not (a user's file)."""
+    from .metrics import work_saved
+
+    if truth is None:
+        return Writeup(None, f"Your file has no hidden labels to check against: read from rank 1 down. Write the "
+                             f"ranked file with `screen.write(result, ...)` or `slr-screen {file_name}`.")
+    ws = work_saved(truth, scores)
+    n_read, n = int((scores >= ws.threshold).sum()), len(scores)
+    return Writeup(
+        f"On {review} with only 8 + 8 labels, `slr-screen --method {method}` finds 95 % of the included records "
+        f"after reading {n_read:,} of {n:,} ({n_read / n:.0%}): AWSS@95 {ws.awss:.3f}.",
+        f"Reading in this order, a screener finds {ws.tpr:.0%} of the {int(truth.sum())} included records after "
+        f"{n_read:,} of the {n:,} unlabelled ones and can stop there: AWSS@95 = {ws.awss:.3f}, WSS@95 (Cohen) = "
+        f"{ws.wss:.3f}. In random order the same recall costs reading about 95 % of them. Notebook 07 compares the "
+        "methods on every review and several seeds.")
+
+
+# ---------------------------------------------------------------- 01
+
+def datasets(labels: pd.DataFrame, within: pd.DataFrame, lengths: pd.DataFrame, *, encoder_label: str,
+             encoder_limit: int, study_limit: int) -> Writeup:
+    """Counts against the study's, imbalance, and how much truncation the limits cause."""
+    present = labels[labels.status == "ok"].sort_values("included_pct")
+    missing = labels.loc[labels.status == "missing", "review"].tolist()
+    overall = within.set_index("review").loc["ALL"]
+    within_own = float((lengths.n_tokens <= encoder_limit).mean())
+    lo, hi = present.iloc[0], present.iloc[-1]
+    same = int(((present.diff_total == 0) & (present.diff_included == 0)).sum())
+    agree = "every" if same == len(present) else f"{same} of {len(present)}"
+    return Writeup(
+        f"{len(present)} of the study's 20 reviews have text here ({', '.join(missing) or 'none'} missing); included "
+        f"citations range from {lo.included_pct:.1f} % ({lo.review}) to {hi.included_pct:.1f} % ({hi.review}).",
+        _bullets([
+            f"**Data.** {same} of the {len(present)} reviews with text match the study's total and included counts "
+            f"exactly. The reviews are very imbalanced: the included share runs from {lo.included_pct:.1f} % "
+            f"({lo.review}, {lo.included:,.0f} of {lo.total:,.0f}) to {hi.included_pct:.1f} % ({hi.review}).",
+            f"**Length.** {overall[f'share_within_{study_limit}']:.1%} of the {overall.n_texts:,.0f} citations fit in "
+            f"{study_limit} tokens (the study's limit); "
+            + (f"{within_own:.1%} fit in {encoder_limit} tokens, the limit of {encoder_label} used here, so "
+               f"{1 - within_own:.1%} lose the end of their abstract." if encoder_limit < study_limit else
+               f"{encoder_label} reads as far as the study's encoder."),
+            f"**Study vs here.** The study reports the same counts (Table of datasets); {agree} review here agrees "
+            f"with them. The {len(missing)} missing reviews have only labels or PubMed ids here; with internet, "
+            "`--fetch` builds them."]))
+
+
+# ---------------------------------------------------------------- 02
+
+def base_space(stats: dict, *, present: list[str], absent: list[str], encoder_name: str, pooling: str) -> Writeup:
+    """Reviews apart, classes mixed? The neighbour statistics of the base map (``figures.base_map``)."""
+    by_class = pd.Series(stats["by_class"])
+    chance_class = pd.Series(stats["chance_class"])
+    lift_review = stats["by_review"] - stats["chance_review"]
+    lift_class = float((by_class - chance_class).mean())
+    return Writeup(
+        f"Base embeddings group citations by review (10-NN same-review share {stats['by_review']:.2f}, chance "
+        f"{stats['chance_review']:.2f}) {'more' if lift_review > lift_class else 'less'} clearly than by class within "
+        f"a review (mean {by_class.mean():.2f} vs chance {chance_class.mean():.2f}).",
+        _bullets([
+            f"{stats['by_review']:.0%} of a citation's 10 nearest neighbours come from its own review (random "
+            f"neighbours: {stats['chance_review']:.0%})"
+            + (": the base encoder already tells the topics apart." if lift_review > 0.1 else
+               ": the base encoder barely tells these topics apart."),
+            f"Within a review the same-class share is {by_class.mean():.0%} on average (from {by_class.min():.0%} in "
+            f"{by_class.idxmin()} to {by_class.max():.0%} in {by_class.idxmax()}), against {chance_class.mean():.0%} for "
+            "random neighbours"
+            + (". Telling *included* from *excluded* is the harder, review-specific task that phase 1 has to learn "
+               "from 16 examples (notebook 03)." if lift_class < lift_review else "."),
+            f"**Study vs here.** The study's figure shows five reviews with SPECTER's [CLS] vectors; here "
+            f"{len(present)} reviews with {encoder_name}'s {pooling}-pooled vectors ({', '.join(absent) or 'none'} "
+            "have no text here), so clusters are comparable in kind, not point by point."]))
+
+
+# ---------------------------------------------------------------- 03
+
+def before_after(rows: pd.DataFrame, blocks: pd.DataFrame, *, review: str, encoder: dict) -> Writeup:
+    """Phase 1 on one review: geometry, work saved over seeds, spread, and the study's values."""
+    from .stats import paired
+
+    wide = rows.pivot_table(index="seed", columns="variant", values="awss")
+    test = paired(wide["lora"], wide["base"])
+    base_m, lora_m = wide["base"].mean(), wide["lora"].mean()
+    sep_base, sep_lora = (blocks.loc[t, "included-included"] - blocks.loc[t, "included-excluded"] for t in blocks.index)
+    floor = 2 / 2 ** test["n_pairs"]
+    lines = [
+        f"**Geometry.** Phase 1 {'moves included citations together and away from excluded ones' if sep_lora > sep_base else 'does not pull the classes further apart'}: "
+        f"the gap between the included–included and included–excluded mean cosine goes from {sep_base:.2f} (Base) to "
+        f"{sep_lora:.2f} (LoRA).",
+        f"**Work saved.** Mean AWSS@95 is {base_m:.3f} for Base and {lora_m:.3f} after phase 1 (median paired "
+        f"difference {test['median_diff']:+.3f}; LoRA better on {test['wins']} of {test['n_pairs']} seeds; Wilcoxon "
+        f"p = {test['p_wilcoxon']:.2f} — with {test['n_pairs']} seeds no p-value can fall below {floor:.3f}). "
+        "Separation in the picture does not guarantee a better ranking at 95 % recall: the last few included "
+        "citations decide AWSS.",
+        f"**Spread.** One seed to the next moves AWSS@95 by up to {(wide.max() - wide.min()).max():.2f}: a single "
+        "draw of 8 + 8, as the study ran, can land anywhere in that range."]
+    if "setfit" in wide:
+        lines.append(f"**Peer.** The `setfit` library (full fine-tuning) reaches {wide['setfit'].mean():.3f} on the "
+                     f"same splits: {'above' if wide['setfit'].mean() > lora_m else 'below'} the study's LoRA recipe.")
+    vs = pd.DataFrame({"study (SPECTER, one draw)": [study.NSAIDS_BASE, study.NSAIDS_LORA],
+                       f"here ({encoder['name']}, mean of {len(wide)} seeds)": [base_m, lora_m],
+                       "here: min–max over seeds": [_range(wide["base"]), _range(wide["lora"])]},
+                      index=["Base", "LoRA"])
+    return Writeup(
+        f"On {review}, phase 1 {_moves(lora_m, base_m)} AWSS@95 on average: Base {base_m:.3f} → "
+        f"LoRA {lora_m:.3f} over {len(wide)} seeds (LoRA better on {test['wins']} of {test['n_pairs']})"
+        + (", although it pulls the classes apart in embedding space." if sep_lora > sep_base else "."),
+        _bullets(lines), tables=((f"AWSS@95 on {review}: study vs here", vs, {}),),
+        after=(f"Why they differ: the encoder ({encoder['name']}, {encoder['pooling']} pooling, {encoder['max_length']} "
+               f"tokens, vs SPECTER's [CLS] at 512), and the study's value being one draw of 8 + 8 where ours is a "
+               f"mean over seeds whose spread is shown above. The study saw phase 1 lower AWSS@95 on nsaids "
+               f"({study.NSAIDS_BASE} → {study.NSAIDS_LORA}); on {review} here it "
+               f"{'also lowers' if lora_m < base_m else _moves(lora_m, base_m)} it on average."))
+
+
+# ---------------------------------------------------------------- 04
+
+def latency(latency_table: pd.DataFrame, training: pd.DataFrame, memory: pd.DataFrame, *, standin: str,
+            shape_note: str, machine: str, threads: int, train_steps: int) -> Writeup:
+    """Speed-ups of each precision on this machine, the extrapolated phase-1 time, and memory,
+    beside the study's Tables 4 and 5."""
+    def lat(device: str, precision: str) -> float:
+        d = latency_table[(latency_table.encoder == standin) & (latency_table.device == device)
+                          & (latency_table.precision == precision)]
+        return float(d.median_s.iloc[0]) if len(d) else float("nan")
+
+    tr = training.set_index(["encoder", "precision"])["extrapolated_study_minutes"]
+    m = memory[memory.encoder == standin].set_index(["part", "bits"])
+    int8_gain = lat("cpu", "FP32") / lat("cpu", "INT8 (dynamic)")
+    fp16_gain = lat("cpu", "FP32") / lat("cpu", "FP16")
+    bf16_ratio = tr[(standin, "FP32")] / tr[(standin, "BF16 autocast")]
+    scaled = latency_table[latency_table.measured_batch < latency_table.batch]
+    scaled_train = training[training.measured_pairs < training.pairs]
+    gpu = bool((latency_table.device == "cuda").any())
+    arch = standin.split(" config")[0]
+    lora_parameters = int(m.loc[("LoRA", 32), "parameters"])
+    minutes = tr[(standin, "FP32")]
+    lines = [
+        f"**Inference on CPU** ({shape_note}): INT8 dynamic quantization runs {int8_gain:.2f}× as fast as FP32; FP16 "
+        f"{fp16_gain:.2f}× and 4-bit {lat('cpu', 'FP32') / lat('cpu', '4-bit (quanto, weight-only)'):.2f}× (below 1 = "
+        "slower: this CPU has no fast half-precision or 4-bit kernels).",
+        f"**Training**: BF16 autocast runs {bf16_ratio:.2f}× as fast as FP32 here (the study's 3.3× is a GPU result)."]
+    if len(scaled) or len(scaled_train):
+        cells = [f"{e} {p} inference" for e, p in zip(scaled.encoder, scaled.precision)] + \
+                [f"{e} {p} training" for e, p in zip(scaled_train.encoder, scaled_train.precision)]
+        lines.append(f"**Scaled cells** ({len(cells)}): {', '.join(cells)} would have taken longer than the time "
+                     "budget per cell at the full shape, so a smaller batch was timed and scaled linearly (the "
+                     "tables' measured_batch and measured_pairs say which).")
+    lines.append(
+        f"**Memory**: the naive parameters × bits of the {arch} configuration is "
+        f"{m.loc[('encoder', 32), 'all_params_at_bits_MiB']:.0f} / {m.loc[('encoder', 4), 'all_params_at_bits_MiB']:.0f} "
+        f"MiB at 32 / 4 bits; what the quantizers really store is {m.loc[('encoder', 4), 'computed_MiB']:.0f} MiB at 4 "
+        f"bits (embeddings, norms and biases stay in float). LoRA is {m.loc[('LoRA', 32), 'parameters']:,.0f} "
+        f"parameters, {m.loc[('LoRA', 32), 'computed_MiB'] * 1024:.0f} KiB in FP32.")
+    vs = pd.DataFrame([
+        ("inference CPU, FP32 (s)", study.LATENCY[("inference CPU", "FP32")], lat("cpu", "FP32")),
+        ("inference CPU, FP16 (s)", study.LATENCY[("inference CPU", "FP16")], lat("cpu", "FP16")),
+        ("inference CPU, INT8 (s)", study.LATENCY[("inference CPU", "INT8")], lat("cpu", "INT8 (dynamic)")),
+        ("inference GPU, FP32 (s)", study.LATENCY[("inference GPU", "FP32")], lat("cuda", "FP32")),
+        ("inference GPU, FP16 (s)", study.LATENCY[("inference GPU", "FP16")], lat("cuda", "FP16")),
+        ("training FP32 (s, extrapolated here)", study.LATENCY[("training", "FP32")], tr[(standin, "FP32")] * 60),
+        ("training BF16 (s, extrapolated here)", study.LATENCY[("training", "BF16")], tr[(standin, "BF16 autocast")] * 60),
+        ("encoder, 32 bits (MB; here MiB, params × bits)", study.MEMORY_ENCODER_MB[32],
+         m.loc[("encoder", 32), "all_params_at_bits_MiB"]),
+        ("encoder, 4 bits (MB; here MiB, params × bits)", study.MEMORY_ENCODER_MB[4],
+         m.loc[("encoder", 4), "all_params_at_bits_MiB"]),
+        ("LoRA parameters", study.LORA_PARAMETERS, m.loc[("LoRA", 32), "parameters"]),
+    ], columns=["quantity", "study (Table 4/5)", f"here ({arch} configuration)"])
+    return Writeup(
+        f"On this CPU, INT8 makes {arch}-size inference {int8_gain:.2f}× as fast as FP32 and FP16 {fp16_gain:.2f}×; "
+        f"BF16 training {bf16_ratio:.2f}× (the study's GPU: 3.3×) — phase 1 at the study's setting would take about "
+        f"{f'{minutes:.0f} min' if minutes >= 1 else f'{minutes * 60:.0f} s'} here.",
+        _bullets(lines), tables=(("study vs here", vs, {"hide_index": True, "decimals": 2}),),
+        after=(f"Why they differ: hardware above all — the study timed on its Table 2 machine (GPU and CPU), here "
+               f"{machine} with {threads} threads{' and a GPU' if gpu else ' and no GPU (GPU rows: –)'}; training "
+               f"here is extrapolated from {train_steps} measured step(s). Memory agrees by construction (same "
+               f"configuration, parameters × bits); the LoRA count "
+               + ("matches the study's exactly." if lora_parameters == study.LORA_PARAMETERS else
+                  f"({lora_parameters:,}) differs from the study's {study.LORA_PARAMETERS:,} because the configuration "
+                  "does.")))
+
+
+# ---------------------------------------------------------------- 05
+
+def awss_per_review(rows: pd.DataFrame, means: pd.DataFrame, tests: pd.DataFrame, norm_tests: pd.DataFrame, *,
+                    reviews: list[str], missing: list[str], flagged: set[str], seeds, encoder: dict,
+                    few: int) -> Writeup:
+    """Phase 1 per review, compression, normalisation and the hard reviews; the study's values."""
+    m = rows.groupby(["review", "variant"])["awss"].mean().unstack()
+    lora_vs_base = comparison(tests, "lora − base")
+    mean_of = dict(zip(means["variant"], means["mean"]))
+    better = int((m["lora"] > m["base"]).sum())
+    compressed = [c for c in ("lora", "lora+int4", "lora+wanda50") if c in m]
+    below = int((m[compressed].min(axis=1) < m["base"]).sum())
+    gain = (m["lora"] - m["base"]).sort_values()
+    n = len(reviews)
+    ends = (f"It does best against Base on {gain.index[-1]} ({gain.iloc[-1]:+.3f}) and worst on {gain.index[0]} "
+            f"({gain.iloc[0]:+.3f})." if n > 1 else f"On {gain.index[0]} the difference is {gain.iloc[0]:+.3f}.")
+    norm = {r.variant: r for r in norm_tests.itertuples(index=False)}
+    lines = [
+        f"**Phase 1 per review.** Averaged over seeds, LoRA is ahead of Base on {better} of {n} reviews. {ends} Over "
+        f"all (review, seed) pairs the median difference is {lora_vs_base.median_diff:+.3f} (LoRA ahead in "
+        f"{lora_vs_base.wins} of {lora_vs_base.n_pairs}).",
+        f"**Compression.** 4-bit weights change the mean by {mean_of['lora+int4'] - mean_of['lora']:+.3f} and Wanda "
+        f"50 % pruning by {mean_of['lora+wanda50'] - mean_of['lora']:+.3f} relative to LoRA (paired: p = "
+        f"{comparison(tests, 'lora − lora+int4').p_wilcoxon:.2g} and "
+        f"{comparison(tests, 'lora − lora+wanda50').p_wilcoxon:.2g}).",
+        f"**Normalisation.** L2-normalising before the logistic regression changes Base by a median "
+        f"{norm['Base'].median_diff:+.3f} and LoRA by {norm['LoRA (study)'].median_diff:+.3f} per (review, seed) "
+        f"(Wilcoxon p = {norm['Base'].p_wilcoxon:.2g} and {norm['LoRA (study)'].p_wilcoxon:.2g}); the rest of the "
+        f"report uses the model's own pipeline (normalize={encoder['normalize']}).",
+        f"**Hard reviews stay hard.** {int((m['base'] < 0.2).sum())} review(s) have a Base AWSS@95 below 0.2; "
+        + (f"{', '.join(sorted(flagged))} keep(s) fewer than {few} included citations for evaluation (†), so their "
+           "values rest on very few documents." if flagged else "no review is flagged †.")]
+    est = m.loc["estrogens"] if "estrogens" in m.index else None
+    vs = pd.DataFrame([
+        ("estrogens: Base", study.ESTROGENS_BASE, est["base"] if est is not None else float("nan")),
+        ("estrogens: LoRA", study.ESTROGENS_LORA, est["lora"] if est is not None else float("nan")),
+        ("reviews where a variant falls below Base", f"{study.REVIEWS_WITH_A_VARIANT_BELOW_BASE} of 20", f"{below} of {n}"),
+    ], columns=["quantity", "study (SPECTER, one draw)", f"here ({encoder['name']}, mean over seeds)"])
+    return Writeup(
+        f"Over {n} review(s) × {len(seeds)} seeds, LoRA's mean AWSS@95 is {mean_of['lora']:.3f} against Base "
+        f"{mean_of['base']:.3f}: it is ahead on {better} of {n} (median paired difference "
+        f"{lora_vs_base.median_diff:+.3f}, Wilcoxon p = {lora_vs_base.p_wilcoxon:.2g}); LoRA + 4-bit gives "
+        f"{mean_of['lora+int4']:.3f}, LoRA + Wanda 50 % {mean_of['lora+wanda50']:.3f}.",
+        _bullets(lines), tables=(("study vs here", vs, {"hide_index": True}),),
+        after=(f"Why they differ: the encoder ({encoder['name']} instead of SPECTER), {n} of the 20 reviews in this run "
+               f"({len(missing)} named ones lack text here; `reviews` can narrow the run further), so the count is out "
+               f"of {n}, not 20, and one draw in the study against a mean over {len(seeds)} seeds here — the "
+               "seed-to-seed sd in the table above is often as large as the differences."))
+
+
+# ---------------------------------------------------------------- 06
+
+def hybrid(summary: pd.DataFrame, tests: pd.DataFrame, blocks: pd.DataFrame, *, top: list[str], names: list[str],
+           cosine_review: str, encoder: dict, seeds) -> Writeup:
+    """How much of the own LoRAs' gain one composed adapter keeps, which composition, geometry."""
+    means = summary.pivot(index="review", columns="variant", values="mean").loc[top]
+    mean_over = means.mean()
+    best_comp = mean_over[names].idxmax()
+    vs_lora, vs_base = comparison(tests, "hybrid-sqrt − lora"), comparison(tests, "hybrid-sqrt − base")
+    hyb, base, lora = mean_over["hybrid-sqrt"], mean_over["base"], mean_over["lora"]
+    low, high = sorted([base, lora])
+    where = ("between" if low <= hyb <= high else "above" if hyb > high else "below") + \
+        (f"{'' if low <= hyb <= high else ' both'} Base ({base:.3f}) and the reviews' own LoRAs ({lora:.3f})")
+    if lora <= base:
+        kept = " (the own LoRAs are on average not above Base here, so there is no gain to keep)."
+    elif hyb >= base:
+        kept = f"; it keeps {(hyb - base) / (lora - base):.0%} of their mean gain over Base."
+    else:
+        kept = (f"; instead of keeping part of their mean gain over Base ({lora - base:+.3f}), it loses "
+                f"{base - hyb:.3f} against Base.")
+    sd = summary[summary.variant.isin(names)]["std"].median()
+    spread = mean_over[names].max() - mean_over[names].min()
+    own, hyb_block = blocks.loc["Fine-tuned (own LoRA)"], blocks.loc["Hybrid"]
+    tighter = hyb_block["included-included"] >= own["included-included"]
+    lines = [
+        f"**Hybrid vs own LoRA**: median paired difference {vs_lora.median_diff:+.3f} over {vs_lora.n_pairs} (review, "
+        f"seed) pairs (hybrid ahead in {vs_lora.wins}; Wilcoxon p = {vs_lora.p_wilcoxon:.2g}); the hybrid "
+        f"{verdict(vs_lora)} the own LoRA. **Hybrid vs Base**: {vs_base.median_diff:+.3f} (ahead in {vs_base.wins} of "
+        f"{vs_base.n_pairs}; p = {vs_base.p_wilcoxon:.2g}); it {verdict(vs_base)} Base.",
+        f"**Which composition**: the best mean is {method_label(best_comp)} ({mean_over[best_comp]:.3f}); the spread of "
+        f"the {len(names)} means ({mean_over[names].min():.3f}–{mean_over[names].max():.3f}) is "
+        f"{'smaller' if spread < sd else 'not smaller'} than the median seed-to-seed sd ({sd:.3f}), so no ranking among "
+        "them is claimed unless the paired tests above say so.",
+        f"**√S vs S in both**: √S (the exact rank-r approximation) scores "
+        f"{mean_over['hybrid-sqrt'] - mean_over['hybrid-both']:+.3f} against the study's wording.",
+        f"**Geometry** ({cosine_review}): the hybrid keeps included citations together "
+        f"{'at least as' if tighter else 'less'} tightly {'as' if tighter else 'than'} the review's own LoRA "
+        f"(included–included {hyb_block['included-included']:.2f} vs {own['included-included']:.2f}; across classes "
+        f"{hyb_block['included-excluded']:.2f} vs {own['included-excluded']:.2f})."]
+    vs = study.HYBRID.set_index("review").join(means[["hybrid-sqrt", "lora", "base"]].add_suffix(" here"), how="left")
+    vs["in the top 5 here"] = [r in top for r in vs.index]
+    common = [r for r in study.HYBRID.review if r in top]
+    return Writeup(
+        f"One hybrid adapter for the top {len(top)} reviews scores {hyb:.3f} on average, {where}{kept}",
+        _bullets(lines), tables=(("Table 6, study vs here (– : not among the top 5 here, or no text here)", vs, {}),),
+        after=(f"Why they differ: the study's top 5 (ADHD, BPA, Fluoride, PFOS-PFOA, Transgenerational) include three "
+               f"reviews without text here; the encoder ({encoder['name']} instead of SPECTER); and one draw in the "
+               f"study against {len(seeds)} seeds here. {len(common)} of the study's five "
+               f"({', '.join(common) or 'none'}) {'is' if len(common) == 1 else 'are'} in the top 5 here."))
+
+
+# ---------------------------------------------------------------- 07
+
+def peers(rows: pd.DataFrame, means: pd.DataFrame, tests: pd.DataFrame, cost: pd.DataFrame, *, names: list[str],
+          al_name: str, n_reviews: int) -> Writeup:
+    """Who saves the most work from 16 labels, LoRA against each peer, active learning, cost."""
+    shot_means = means.loc[names, "mean"]
+    winner = shot_means.idxmax()
+    lines = [f"**One-shot winner: {method_label(winner)}**, mean AWSS@95 {shot_means[winner]:.3f} (95 % CI "
+             f"{means.loc[winner, 'ci_low']:.3f}–{means.loc[winner, 'ci_high']:.3f}) over {n_reviews} review(s); the "
+             f"study's LoRA reaches {shot_means['lora']:.3f} and Base {shot_means['base']:.3f}."]
+    for n in (n for n in names if n != "lora"):
+        r = comparison(tests, f"lora − {n}")
+        lines.append(f"LoRA **{verdict(r)}** {method_label(n)}: median paired difference {r.median_diff:+.3f}, LoRA "
+                     f"ahead in {r.wins} of {r.n_pairs} (review, seed) pairs, Wilcoxon p = {r.p_wilcoxon:.2g}.")
+    r = comparison(tests, f"lora − {al_name}")
+    al = rows[rows.variant == al_name]
+    lines.append(f"**Active learning** (another regime: it labels every record it shows) reaches "
+                 f"{means.loc[al_name, 'mean']:.3f}; LoRA's one-shot ranking is behind it by a median "
+                 f"{-r.median_diff:.3f} per (review, seed). With {al['labels_used'].mean():,.0f} labels on average it "
+                 "finds 95 % of the included records, where the one-shot methods use 16.")
+    lines.append(f"**Cost**: TF-IDF + LR takes {cost.loc['tfidf+lr', 'seconds']:.1f} s per review and seed, ASReview "
+                 f"one-shot {cost.loc['asreview-oneshot', 'seconds']:.1f} s, LoRA {cost.loc['lora', 'seconds']:.0f} s"
+                 + (f", setfit {cost.loc['setfit', 'seconds']:.0f} s" if "setfit" in cost.index else "") + ".")
+    return Writeup(
+        f"On the same splits, {method_label(winner)} saves the most work from 16 labels (mean AWSS@95 "
+        f"{shot_means[winner]:.3f}); the study's LoRA reaches {shot_means['lora']:.3f}"
+        + (f", {shot_means[winner] - shot_means['lora']:.3f} less." if winner != "lora" else "."),
+        _bullets(lines))
+
+
+# ---------------------------------------------------------------- 08
+
+def beyond(ranking: pd.DataFrame, dev_rows: pd.DataFrame, means: pd.DataFrame, tests: pd.DataFrame,
+           al_means: pd.DataFrame, al_test: pd.DataFrame, *, chosen: str, chosen_al: str, peers: list[str],
+           al_peer: str, n_held_out: int, seeds, cap_note: str, study_layers: str) -> Writeup:
+    """The chosen recipes, how they fare on the held-out reviews, and whether they beat the peers."""
+    dev = ranking.set_index("variant")["mean"]
+    beaten = [p for p in ("tfidf+lr", "asreview-oneshot") if verdict(comparison(tests, f"{chosen} − {p}")) == "beats"]
+    al_row = comparison(al_test, f"{chosen_al} − {al_peer}")
+    lines = [f"**Chosen on development reviews:** {method_label(chosen)} (dev mean {dev[chosen]:.3f}; the study's LoRA "
+             f"{dev['lora']:.3f}, ASReview one-shot {dev['asreview-oneshot']:.3f})."]
+    cka_layers = (dev_rows.loc[dev_rows["variant"] == "lora-cka3", "layers"].dropna().astype(str)
+                  if "layers" in dev_rows else pd.Series(dtype=str))
+    if len(cka_layers):
+        picked, count = cka_layers.value_counts().index[0], int(cka_layers.value_counts().iloc[0])
+        lines.append(f"**CKA layer choice:** the short run's CKA picked layers {picked} in {count} of {len(cka_layers)} "
+                     "development trials" + (
+                         f" — the study's own last {len(study_layers.split())}, so there `lora-cka3` is the study's "
+                         "LoRA (a layer's output carries every change below it, which favours the top layers)."
+                         if picked == study_layers else f" (the study adapts layers {study_layers})."))
+    others = [n for n in peers if n != chosen]
+    lines.append(f"**Held-out** ({n_held_out} review(s) × {len(seeds)} seeds, {cap_note}): {method_label(chosen)} "
+                 f"{means.loc[chosen, 'mean']:.3f} (95 % CI {means.loc[chosen, 'ci_low']:.3f}–"
+                 f"{means.loc[chosen, 'ci_high']:.3f}); "
+                 + "; ".join(f"{method_label(p)} {means.loc[p, 'mean']:.3f}" for p in others) + ".")
+    for p in others:
+        r = comparison(tests, f"{chosen} − {p}")
+        lines.append(f"  - it **{verdict(r)}** {method_label(p)}: median paired difference {r.median_diff:+.3f}, "
+                     f"ahead in {r.wins} of {r.n_pairs}, Wilcoxon p = {r.p_wilcoxon:.2g}.")
+    lines.append(f"**Active learning:** {method_label(chosen_al)} reaches {al_means.loc[chosen_al, 'mean']:.3f} against "
+                 f"ASReview's own {al_means.loc[al_peer, 'mean']:.3f} (median paired difference "
+                 f"{al_row.median_diff:+.3f}, p = {al_row.p_wilcoxon:.2g}): it {verdict(al_row)} it.")
+    outcome = ("beats both one-shot peers" if len(beaten) == 2 else
+               f"beats {', '.join(method_label(b) for b in beaten)} but not every one-shot peer" if beaten else
+               "does not beat the one-shot peers")
+    return Writeup(
+        f"Chosen on development reviews and tested once on {n_held_out} held-out one(s), {method_label(chosen)} "
+        f"{outcome} (held-out mean AWSS@95 {means.loc[chosen, 'mean']:.3f} vs ASReview one-shot "
+        f"{means.loc['asreview-oneshot', 'mean']:.3f}, TF-IDF + LR {means.loc['tfidf+lr', 'mean']:.3f}); in active "
+        f"learning the project's encoder {'beats' if verdict(al_row) == 'beats' else 'does not beat'} ASReview's default.",
+        "\n".join(line if line.startswith("  ") else f"- {line}" for line in lines))
