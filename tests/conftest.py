@@ -19,41 +19,35 @@ def shared_data() -> Path:
     return SHARED
 
 
-@pytest.fixture(scope="session")
-def tiny_bert_dir(tmp_path_factory) -> Path:
-    """A tiny BERT with its own word vocabulary, saved as a local folder: exercises the
-    'any local path' loading code that allenai/specter uses (no sentence-transformers config)."""
+def save_tiny_bert(folder: Path, *, positions: int, seed: int) -> Path:
+    """A 4-layer BERT of hidden size 128 (wide enough for quanto's 4-bit groups of 128 input
+    features) with its own word vocabulary, saved as a local folder."""
     import torch
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
-    torch.manual_seed(0)
-    # hidden 128: wide enough for quanto's 4-bit groups of 128 input features
+    BertTokenizerFast(vocab=str(folder / "vocab.txt")).save_pretrained(folder)  # transformers 5: `vocab`, not `vocab_file`
+    torch.manual_seed(seed)
     cfg = BertConfig(vocab_size=len(vocab), hidden_size=128, num_hidden_layers=4, num_attention_heads=2,
-                     intermediate_size=256, max_position_embeddings=64)
+                     intermediate_size=256, max_position_embeddings=positions)
     BertModel(cfg, add_pooling_layer=False).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory) -> Path:
+    """A tiny BERT as a bare transformers folder: exercises the 'any local path' loading code that
+    allenai/specter uses (no sentence-transformers config: [CLS] pooling)."""
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), positions=64, seed=0)
 
 
 @pytest.fixture(scope="session")
 def tiny_sentence_encoder_dir(tmp_path_factory) -> Path:
     """A tiny BERT packaged as the embedded MiniLM is: sentence-transformers' mean pooling and
     Normalize module, 128 positions (smoke mode's text length). Every notebook runs end to end
-    on it in seconds, with embeddings that differ from text to text."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-sentence-encoder")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
-    torch.manual_seed(1)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=128, num_hidden_layers=4, num_attention_heads=2,
-                     intermediate_size=256, max_position_embeddings=128)
-    BertModel(cfg, add_pooling_layer=False).save_pretrained(folder)
+    on it in seconds."""
+    folder = save_tiny_bert(tmp_path_factory.mktemp("tiny-sentence-encoder"), positions=128, seed=1)
     (folder / "1_Pooling").mkdir()
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 128,
                                                                   "pooling_mode_mean_tokens": True}))

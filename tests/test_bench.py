@@ -32,8 +32,29 @@ def test_latency_and_training_timers_run_every_precision(enc):
         assert 0 < r["min_s"] <= r["median_s"] <= r["max_s"]
         assert r["measured_batch"] == 2
     t = training_step_time(enc, n_steps=1, seq_len=16)
-    assert t["median_step_s"] > 0
+    assert t["median_step_s"] > 0 and t["measured_pairs"] == t["pairs"] == 16
     assert study_training_seconds(2.0) == 2.0 * 160
+
+
+def test_a_training_step_over_budget_times_fewer_pairs_and_scales_them(enc):
+    scaled = training_step_time(enc, n_steps=2, seq_len=16, pairs_per_batch=16, budget_s=1e-6)
+    assert scaled["measured_pairs"] == 2 and scaled["pairs"] == 16 and scaled["steps_measured"] == 1  # the probe alone
+    full = training_step_time(enc, n_steps=1, seq_len=16, pairs_per_batch=8, budget_s=1e6)
+    assert full["measured_pairs"] == 8 and full["steps_measured"] == 1
+
+
+def test_the_budget_plan_keeps_a_cell_near_its_budget():
+    from helpers.bench import _plan
+
+    assert _plan(32, 3, None, probe=None, smallest=1).measured == 32
+    assert _plan(32, 3, 100.0, probe=0.1, smallest=1).measured == 32  # everything fits
+    fitted = _plan(32, 3, 10.0, probe=0.5, smallest=1)
+    assert fitted.measured == 4 and (fitted.repeats + 1) * fitted.measured * 0.5 <= 10.0 - 0.5
+    fewer = _plan(32, 3, 10.0, probe=3.0, smallest=1)  # one example, fewer repeats
+    assert (fewer.measured, fewer.repeats, fewer.runs) == (1, 1, None)
+    alone = _plan(32, 3, 10.0, probe=8.0, smallest=1)  # the probe is the measurement
+    assert alone.runs == [8.0]
+    assert _plan(16, 2, 20.0, probe=1.0, smallest=2).measured % 2 == 0  # pairs come in whole batches of both kinds
 
 
 def test_latency_over_budget_times_a_sub_batch_and_scales_it(enc):

@@ -69,9 +69,11 @@ def trials(tiny_bert_dir, tmp_path, monkeypatch):
 
 
 def test_cka_layer_choice_is_deterministic_for_a_seed(trials):
-    first = beyond.cka_layers(Trial(trials, "nsaids", 0), n_layers=3, short_epochs=1)
+    first, change = beyond.cka_layers(Trial(trials, "nsaids", 0), n_layers=3, short_epochs=1)
     assert len(first) == 3 and first == tuple(sorted(first)) and all(0 <= i < 4 for i in first)
-    assert beyond.cka_layers(Trial(trials, "nsaids", 0), n_layers=3, short_epochs=1) == first
+    assert len(change) == 4 and set(first) == set(np.argsort(change, kind="stable")[:3])
+    again, change_again = beyond.cka_layers(Trial(trials, "nsaids", 0), n_layers=3, short_epochs=1)
+    assert again == first and np.array_equal(change_again, change)
 
 
 def test_naming_the_default_layers_reuses_the_studys_adapter_instead_of_training_again(trials):

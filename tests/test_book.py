@@ -82,3 +82,23 @@ def test_settings_box_shows_resolved_values_and_no_local_paths(tmp_path):
     page = (tmp_path / "report" / "01_first.html").read_text()
     assert "<code>seeds</code> = [0, 1, 2, 3, 4]" in page and "<code>out_dir</code> = 'build/x'" in page
     assert str(project_root()) not in page
+
+
+def test_what_differs_is_read_from_what_the_run_recorded(tmp_path):
+    from helpers.book import SETTINGS_MIME, differs_html
+
+    def run(note: dict):
+        nb = executed_notebook("01 · First", 1.0)
+        nb.cells[3].outputs.append(nbformat.v4.new_output("display_data", data={"text/plain": "", SETTINGS_MIME: note}))
+        return nb
+
+    cpu = {"encoder_name": "all-MiniLM-L6-v2", "specter_available": False, "device_used": "cpu",
+           "machine": "x86_64, 2 cores", "reviews_with_text": ["nsaids", "adhd"]}
+    html = differs_html([run(cpu)])
+    assert "all-MiniLM-L6-v2" in html and "not available offline" in html and "no GPU" in html
+    assert "2 of the 20 reviews have text here" in html and "x86_64, 2 cores" in html
+    gpu = {**cpu, "encoder_name": "allenai/specter", "specter_available": True, "device_used": "cuda",
+           "gpu": "NVIDIA H200", "machine": "x86_64, 16 cores"}
+    html = differs_html([run(gpu)])
+    assert "allenai/specter, as in the study" in html and "NVIDIA H200" in html and "no GPU" not in html
+    assert "cannot be downloaded" not in html

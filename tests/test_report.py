@@ -9,7 +9,6 @@ import pytest
 
 from conftest import SHARED, write_review
 from helpers import report
-from helpers.config import settings
 from helpers.report import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,18 +26,6 @@ def data_dir(tmp_path):
     return folder
 
 
-def test_settings_modes_and_overrides(tmp_path):
-    smoke, full = settings("smoke"), settings("full")
-    assert smoke.out_dir != full.out_dir and "build" in smoke.out_dir.parts
-    assert len(full.seeds) >= 5 and full.eval_cap is None and full.tsne_per_class == 300
-    assert settings("smoke", seeds=[3, 4], out_dir=tmp_path).seeds == (3, 4)
-    assert settings("full", recompute=True).results_path.name == "results.recomputed.csv"
-    with pytest.raises(ValueError, match="mode must be one of"):
-        settings("huge")
-    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['sweep_seeds'\]"):
-        settings("smoke", sweep_seeds=[1])
-
-
 @pytest.mark.parametrize("argv,message", [
     (["--only", "99"], "--only 99: no such notebook"),
     (["--seeds", "-1"], "--seeds -1: seeds must be >= 0"),
@@ -48,6 +35,9 @@ def test_settings_modes_and_overrides(tmp_path):
     (["--scheduler", "local:x"], "scheduler must be local:N"),
     (["--fetch"], "--fetch needs --data-dir"),
     (["--reviews", "nope"], "--reviews: unknown ['nope']"),
+    (["--device", "tpu"], "--device: device must be auto, cpu, cuda, cuda:N or mps, got 'tpu'"),
+    (["--jobs", "0"], "--jobs 0: must be at least 1"),
+    (["--timing-architecture", "/missing"], "--timing-architecture /missing: 'specter' or a model folder"),
 ])
 def test_bad_options_stop_before_any_work_with_a_message_naming_the_option(argv, message, data_dir, capsys,
                                                                            monkeypatch):

@@ -168,3 +168,27 @@ def test_asreview_simulate_runs_with_the_project_feature_extractor(tmp_path, tin
         z.extract("results.db", tmp_path)
     order = [r[0] for r in sqlite3.connect(tmp_path / "results.db").execute("select record_id from results order by rowid")]
     assert sorted(order[:4]) == [0, 1, 9, 10] and sorted(order) == list(range(30))
+
+
+def test_a_duplicated_header_or_a_file_without_usable_text_is_a_clear_error(tmp_path, capsys):
+    path = tmp_path / "dup.csv"
+    path.write_text("title,abstract,included,Included\na,b,yes,\n")
+    with pytest.raises(ScreenError, match=r"dup.csv: column\(s\) \['Included', 'included'\] appear more than once"):
+        screen.screen(path)
+    letters = references(n=20, n_pos=6, labelled=(3, 3)).assign(title=list("abcdefghijklmnopqrst"), abstract="")
+    short = write(letters, tmp_path / "letters.csv")
+    for method in ("tfidf", "asreview"):
+        assert screen.main([str(short), "--method", method]) == 2
+        err = capsys.readouterr().err
+        assert "letters.csv: no title or abstract holds a word" in err and "Traceback" not in err, err
+    empty = write(letters.assign(title=""), tmp_path / "empty_text.csv")
+    with pytest.raises(ScreenError, match="every record's title and abstract are empty"):
+        screen.screen(empty, method="tfidf")
+
+
+def test_ranking_a_file_without_an_encoder_never_imports_torch(tmp_path):
+    path = write(references(n=40, labelled=(8, 8)), tmp_path / "refs.csv")
+    code = (f"import sys; from helpers import screen; screen.main([{str(path)!r}, '--method', 'tfidf', '--output', "
+            f"{str(tmp_path / 'out.csv')!r}]); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("False") and (tmp_path / "out.csv").is_file()

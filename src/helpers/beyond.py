@@ -3,7 +3,7 @@
 variant (``helpers.variants``): same split, same evaluation set, same results table, its
 fields in the row key.
 
-- heads: a linear SVM with class balancing instead of the logistic regression
+- heads: a linear SVM instead of the logistic regression
   (``Base(SvmHead())``, ``Lora(SvmHead())``);
 - fusion of lexical and semantic evidence (``Fusion``, helpers.fusion): TF-IDF features
   concatenated with embeddings, and rank-averaging of a TF-IDF model's and an embedding
@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
 
 from .config import Settings, SweepConfig, knob
 from .peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR, ActiveLearning, AsreviewOneShot, TfidfLR
@@ -82,6 +84,7 @@ class LeaveOneOut(Variant):
     run (same seed), optionally trained further by phase 1 on the new review's 16, then a head
     fitted on its embeddings. The key names the reviews composed, with their data checksums."""
 
+    trains: ClassVar[bool] = True
     composition: Hybrid = knob(None, "how the other reviews' adapters are combined (None: the study's hybrid)")
     phase1: bool = knob(False, "continue the composed adapter with phase 1 on this review's 16")
     head: LogisticHead = knob(LogisticHead(), "the head fitted on the composed encoder's embeddings")
@@ -102,7 +105,7 @@ class LeaveOneOut(Variant):
         return [r for r in split_available(config.reviews, config.data_dir)[0] if r != review]
 
     def reads(self, config: SweepConfig, review: str) -> dict:
-        return {"training": config.training.identity(), "composed_from": composed_from(self.pool(config, review), config)}
+        return {**super().reads(config, review), "composed_from": composed_from(self.pool(config, review), config)}
 
     def score(self, trial: Trial) -> Scored:
         start = time.perf_counter()
@@ -117,21 +120,24 @@ class LeaveOneOut(Variant):
 
 # ---------------------------------------------------------------- layer choice
 
-def cka_layers(trial: Trial, *, n_layers: int, short_epochs: int) -> tuple[int, ...]:
+def cka_layers(trial: Trial, *, n_layers: int, short_epochs: int) -> tuple[tuple[int, ...], np.ndarray]:
     """The ``n_layers`` layers a short phase-1 run (every layer adapted, ``short_epochs``
-    epochs) changes most, by linear CKA on the training texts; deterministic for a seed."""
+    epochs) changes most, by linear CKA on the training texts, and every layer's CKA (lower =
+    changed more); deterministic for a seed."""
     from .cka import layer_change, layer_outputs, most_changed
 
     short = replace(trial.config.training, epochs=short_epochs, layers="all")
     adapted, _ = trial.phase1_with(short)
     texts = trial.data.train["text"].tolist()
-    return most_changed(layer_change(layer_outputs(trial.encoder, texts), layer_outputs(adapted, texts)), n_layers)
+    change = layer_change(layer_outputs(trial.encoder, texts), layer_outputs(adapted, texts))
+    return most_changed(change, n_layers), change
 
 
 @dataclass(frozen=True)
 class LoraCka(Variant):
     """Phase 1 on the layers a short all-layer run changes most (linear CKA), then the head."""
 
+    trains: ClassVar[bool] = True
     n_layers: int = knob(3, "layers to adapt (the study adapts 3)")
     short_epochs: int = knob(1, "epochs of the short all-layer run whose change CKA measures")
     head: LogisticHead = knob(LogisticHead(), "phase 2's classifier")
@@ -144,18 +150,15 @@ class LoraCka(Variant):
     def name(self) -> str:
         return f"lora-cka{self.n_layers}"
 
-    def reads(self, config: SweepConfig, review: str) -> dict:
-        return {"training": config.training.identity()}
-
     def score(self, trial: Trial) -> Scored:
         start = time.perf_counter()
-        layers = cka_layers(trial, n_layers=self.n_layers, short_epochs=self.short_epochs)
+        layers, change = cka_layers(trial, n_layers=self.n_layers, short_epochs=self.short_epochs)
         adapted, _ = trial.phase1_with(replace(trial.config.training, layers=layers))
         train_seconds = time.perf_counter() - start
         emb = embed_split(adapted, trial.data)
         return Scored(head_scores(self.head, emb, trial.data.train_labels, seed=trial.seed),
                       timings={"train_seconds": train_seconds, "embed_seconds": emb.seconds},
-                      extra={"layers": " ".join(map(str, layers))})
+                      extra={"layers": " ".join(map(str, layers)), "layer_cka": " ".join(f"{c:.4f}" for c in change)})
 
 
 # ---------------------------------------------------------------- the candidates and the protocol

@@ -189,14 +189,24 @@ class Setfit(Variant):
 
 def asreview_model(name: str, seed: int):
     """One of ASReview's model configurations (``elas_u4`` is its default) as ASReview builds it,
-    with the classifier's random state set so a seed gives the same numbers."""
+    with the classifier's random state (where it has one) set so a seed gives the same numbers."""
     load_asreview()
     from asreview.learner import ActiveLearningCycle
     from asreview.models.models import get_ai_config
 
     cycle = ActiveLearningCycle.from_meta(get_ai_config(name)["value"])
-    cycle.classifier.set_params(random_state=seed)
+    if "random_state" in cycle.classifier.get_params():  # e.g. naive Bayes draws nothing at random
+        cycle.classifier.set_params(random_state=seed)
     return cycle
+
+
+def asreview_scores(classifier, x) -> np.ndarray:
+    """What ASReview ranks by (``ActiveLearningCycle.rank``): the predicted probability where the
+    classifier has one, else its decision function (its default SVM)."""
+    try:
+        return classifier.predict_proba(x)[:, 1]
+    except AttributeError:
+        return classifier.decision_function(x)
 
 
 def asreview_reads(model: str) -> dict:
@@ -238,7 +248,7 @@ class AsreviewOneShot(Variant):
 
         def fit_scores(tr, ev):
             cycle.fit(tr, labels)
-            return cycle.classifier.decision_function(ev)
+            return asreview_scores(cycle.classifier, ev)
 
         return Lexical(x[:n], x[n:], labels, fit_scores)
 

@@ -372,10 +372,19 @@ def write(screened: Screened, output_path: Path, *, input_path: Path) -> Path:
     return output_path
 
 
+def skip_slow_optional_imports() -> None:
+    """For the command's own process: ASReview's readers import jsonschema, whose optional IRI
+    format checker (``rfc3987_syntax``) compiles a grammar at import — a second of a 3 s run —
+    and nothing here validates IRIs; marking it absent lets jsonschema skip it, as it does
+    where the package is not installed."""
+    sys.modules.setdefault("rfc3987_syntax", None)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .config import offline
 
     offline()
+    skip_slow_optional_imports()
     p = argparse.ArgumentParser(prog="slr-screen", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input_path", help="CSV, TSV, XLSX or RIS file with some records labelled")

@@ -55,6 +55,7 @@ class Variant:
     """A way to score a review's evaluation set from its 16 training records."""
 
     uses_encoder: ClassVar[bool] = True  # False: the numbers do not depend on the encoder (TF-IDF, ASReview)
+    trains: ClassVar[bool] = False       # True: the numbers rest on phase 1 with the sweep's arguments
 
     @property
     def name(self) -> str:
@@ -66,7 +67,7 @@ class Variant:
 
     def reads(self, config: SweepConfig, review: str) -> dict:
         """What the numbers take from the sweep's settings beyond the key's own columns."""
-        return {}
+        return {"training": config.training.identity()} if self.trains else {}
 
     def settings(self, config: SweepConfig, review: str) -> dict:
         """This variant's part of the row key: its fields and what it reads."""
@@ -100,22 +101,21 @@ class LogisticHead:
 
 @dataclass(frozen=True)
 class SvmHead:
-    """A linear SVM instead of the logistic regression (notebook 08); its decision function ranks."""
+    """A linear SVM instead of the logistic regression (notebook 08); its decision function ranks.
+    No class weights: on the balanced 8 + 8 they are 1 whatever the rule."""
 
     kind: ClassVar[str] = "linear_svm"
     suffix: ClassVar[str] = "+svm"
     C: float = knob(1.0, "inverse regularisation strength")
-    class_weight: str | None = knob("balanced", "balanced: weigh classes by their inverse frequency; None: equal")
 
     def __post_init__(self):
-        if not self.C > 0 or self.class_weight not in ("balanced", None):
-            raise ValueError(f"SvmHead needs C > 0 and class_weight 'balanced' or None, got C={self.C!r}, "
-                             f"class_weight={self.class_weight!r}")
+        if not self.C > 0:
+            raise ValueError(f"SvmHead needs C > 0, got C={self.C!r}")
 
     def fit(self, x, y, *, seed: int):
         from sklearn.svm import LinearSVC
 
-        return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=seed).fit(x, y)
+        return LinearSVC(C=self.C, random_state=seed).fit(x, y)
 
     def scores(self, model, x) -> np.ndarray:
         return model.decision_function(x)
@@ -217,6 +217,7 @@ class LoraQuantized(Variant):
     """The phase-1 encoder with its linear weights quantized to ``bits`` (optimum-quanto,
     weight-only, group-wise scales; activations and LoRA stay float)."""
 
+    trains: ClassVar[bool] = True
     bits: int = knob(4, "weight bits: 2, 4 or 8", )
     head: Head = knob(LogisticHead(), "the head fitted after phase 1")
 
@@ -227,9 +228,6 @@ class LoraQuantized(Variant):
     @property
     def name(self) -> str:
         return f"lora+int{self.bits}"
-
-    def reads(self, config: SweepConfig, review: str) -> dict:
-        return {"training": config.training.identity()}
 
     def score(self, trial: Trial) -> Scored:
         from .compress import quantize_weights
@@ -244,6 +242,7 @@ class LoraWanda(Variant):
     """The phase-1 encoder pruned by Wanda to ``sparsity`` in every encoder linear (not LoRA),
     calibrated on the 16 training texts."""
 
+    trains: ClassVar[bool] = True
     sparsity: float = knob(0.5, "share of each output row's weights removed, in [0, 1)")
     head: Head = knob(LogisticHead(), "the head fitted after phase 1")
 
@@ -254,9 +253,6 @@ class LoraWanda(Variant):
     @property
     def name(self) -> str:
         return f"lora+wanda{round(self.sparsity * 100)}"
-
-    def reads(self, config: SweepConfig, review: str) -> dict:
-        return {"training": config.training.identity()}
 
     def score(self, trial: Trial) -> Scored:
         from .compress import wanda_prune
@@ -288,6 +284,7 @@ class ComposedSkills(Variant):
     """One adapter composed from several reviews' phase-1 adapters (the study's hybrid, or a peft
     merge), scored on a review with that review's own phase-1 head, as the study does."""
 
+    trains: ClassVar[bool] = True
     composition: Hybrid | PeftMerge = knob(None, "how the adapters are combined (helpers.compose)")
     reviews: tuple[str, ...] = knob((), "the reviews whose skills are composed")
     head: Head = knob(LogisticHead(), "the head fitted after the scored review's own phase 1")
@@ -302,7 +299,7 @@ class ComposedSkills(Variant):
         return self.composition.name
 
     def reads(self, config: SweepConfig, review: str) -> dict:
-        return {"training": config.training.identity(), "composed_from": composed_from(self.reviews, config)}
+        return {**super().reads(config, review), "composed_from": composed_from(self.reviews, config)}
 
     def encoder(self, trial: Trial):
         return compose_for(trial, self.composition, self.reviews)

@@ -1,0 +1,147 @@
+"""Each page's "What this shows", computed on a run with one review: no page's prose may fail on a
+narrow run, and every number it states is the one computed from the rows."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import write_review
+from helpers import figures, writeup
+from helpers.compose import compositions
+from helpers.stats import best_by_mean, comparison, method_means, paired_against, paired_rows
+
+REVIEW = "nsaids"
+SEEDS = (0, 1, 2)
+
+
+def rows_of(variants, *, seed: int = 0, review: str = REVIEW, **extra) -> pd.DataFrame:
+    """Results rows of one review × 3 seeds with seeded AWSS/WSS values and the columns pages read."""
+    rng = np.random.default_rng(seed)
+    out = [{"review": review, "seed": s, "variant": v, "awss": rng.uniform(-0.1, 0.9), "wss": rng.uniform(-0.1, 0.8),
+            "seconds": rng.uniform(0.5, 50), "few_eval_included": False, "n_eval": 300, "n_eval_included": 30,
+            "labels_used": rng.integers(20, 200), **extra} for s in SEEDS for v in variants]
+    return pd.DataFrame(out)
+
+
+def test_screen_demo_counts_what_the_reader_reads():
+    truth = np.r_[np.ones(10, int), np.zeros(90, int)]
+    scores = np.r_[np.linspace(1, 0.5, 10), np.linspace(0.9, 0, 90)]
+    w = writeup.screen_demo(method="tfidf", review=REVIEW, truth=truth, scores=scores, file_name="refs.csv")
+    read = int((scores >= scores[9]).sum())
+    assert f"after reading {read:,} of 100" in w.headline and "AWSS@95" in w.headline
+    mine = writeup.screen_demo(method="tfidf", review=None, truth=None, scores=scores, file_name="refs.csv")
+    assert mine.headline is None and "slr-screen refs.csv" in mine.body
+
+
+def test_datasets_on_one_review(tmp_path, tiny_bert_dir):
+    from transformers import AutoTokenizer
+
+    from helpers.data import label_summary, share_within, token_lengths
+
+    write_review(tmp_path, REVIEW, n=40, n_pos=10)
+    labels = label_summary(tmp_path)
+    lengths = token_lengths(AutoTokenizer.from_pretrained(tiny_bert_dir), [REVIEW], tmp_path)
+    within = share_within(lengths, 32)
+    w = writeup.datasets(labels, within, lengths, encoder_label="tiny", encoder_limit=24, study_limit=32)
+    share = (lengths.n_tokens <= 24).mean()
+    assert "1 of the study's 20 reviews have text here" in w.headline and "25.0 % (nsaids)" in w.headline
+    assert f"{share:.1%} fit in 24 tokens" in w.body
+
+
+def test_base_space_on_one_review():
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(30, 8))
+    stats = figures.base_map(vectors, [REVIEW] * 30, rng.integers(0, 2, 30))
+    w = writeup.base_space(stats, present=[REVIEW], absent=["statins"], encoder_name="tiny", pooling="mean")
+    assert f"{stats['by_review']:.2f}" in w.headline and "statins have no text here" in w.body
+
+
+def test_before_after_on_one_review():
+    rows = rows_of(["base", "lora"])
+    blocks = pd.DataFrame({"included-included": [0.5, 0.8], "excluded-excluded": [0.4, 0.5],
+                           "included-excluded": [0.45, 0.2]}, index=["Base", "After phase 1 (LoRA)"])
+    w = writeup.before_after(rows, blocks, review=REVIEW, encoder={"name": "tiny", "pooling": "mean", "max_length": 64})
+    means = rows.groupby("variant")["awss"].mean()
+    assert f"Base {means['base']:.3f} → LoRA {means['lora']:.3f} over 3 seeds" in w.headline
+    assert "from 0.05 (Base) to 0.60 (LoRA)" in w.body and w.tables[0][1].shape == (2, 3)
+
+
+def test_latency_tables_from_the_helpers(tiny_bert_dir, tmp_path):
+    from helpers.bench import memory_table
+    from helpers.encoder import load_encoder
+
+    enc = load_encoder(str(tiny_bert_dir), cache_dir=None)
+    standin = "tiny config, random weights (timing only)"
+    precisions = ["FP32", "FP16", "BF16", "INT8 (dynamic)", "4-bit (quanto, weight-only)"]
+    latency = pd.DataFrame({"encoder": standin, "device": "cpu", "precision": precisions,
+                            "median_s": [1.0, 4.0, 3.0, 0.5, 1.25], "batch": 32, "measured_batch": [32, 4, 32, 32, 32]})
+    training = pd.DataFrame({"encoder": standin, "precision": ["FP32", "BF16 autocast"], "pairs": 16,
+                             "measured_pairs": [16, 2], "extrapolated_study_minutes": [12.0, 48.0]})
+    memory = pd.DataFrame(memory_table(enc)).assign(encoder=standin)
+    w = writeup.latency(latency, training, memory, standin=standin, shape_note="32 × 512", machine="x86_64",
+                        threads=2, train_steps=2)
+    assert "INT8 makes tiny-size inference 2.00× as fast as FP32 and FP16 0.25×" in w.headline
+    assert "BF16 training 0.25×" in w.headline and "about 12 min" in w.headline
+    assert "**Scaled cells** (2): " in w.body and "tiny FP16 inference" in w.body.replace(standin, "tiny")
+
+
+def test_awss_per_review_on_one_review():
+    rows = rows_of(["base", "lora", "lora+int4", "lora+wanda50"])
+    means = method_means(rows)
+    tests = paired_against(rows, "lora", ["base", "lora+int4", "lora+wanda50"])
+    norm = {flag: rows_of(["base", "lora"], seed=k) for k, flag in enumerate((False, True))}
+    norm_tests = pd.DataFrame([{"variant": label, **paired_rows(norm[True][norm[True].variant == v],
+                                                                norm[False][norm[False].variant == v])}
+                               for v, label in (("base", "Base"), ("lora", "LoRA (study)"))])
+    w = writeup.awss_per_review(rows, means, tests, norm_tests, reviews=[REVIEW], missing=["statins"], flagged=set(),
+                                seeds=SEEDS, encoder={"name": "tiny", "normalize": True}, few=5)
+    mean = dict(zip(means.variant, means["mean"]))
+    assert f"LoRA's mean AWSS@95 is {mean['lora']:.3f} against Base {mean['base']:.3f}" in w.headline
+    assert f"On {REVIEW} the difference is" in w.body  # one review: no best and worst to name
+    assert f"{comparison(tests, 'lora − base').wins} of 3" in w.body
+
+
+def test_hybrid_on_one_review():
+    names = [c.name for c in compositions()]
+    rows = rows_of(names + ["lora", "base"])
+    summary = rows.groupby(["review", "variant"])["awss"].agg(["mean", "std", "count"]).reset_index()
+    tests = paired_against(rows, "hybrid-sqrt", [n for n in names if n != "hybrid-sqrt"] + ["lora", "base"])
+    blocks = pd.DataFrame({"included-included": [0.7, 0.6], "included-excluded": [0.3, 0.35]},
+                          index=["Fine-tuned (own LoRA)", "Hybrid"])
+    w = writeup.hybrid(summary, tests, blocks, top=[REVIEW], names=names, cosine_review=REVIEW, encoder={"name": "tiny"},
+                       seeds=SEEDS)
+    hybrid = rows[rows.variant == "hybrid-sqrt"]["awss"].mean()
+    assert f"top 1 reviews scores {hybrid:.3f}" in w.headline and "less tightly than" in w.body
+
+
+def test_peers_on_one_review():
+    names = ["base", "lora", "tfidf+lr", "asreview-oneshot"]
+    rows = rows_of(names + ["asreview-al"])
+    means = method_means(rows).set_index("variant").loc[names + ["asreview-al"]]
+    tests = paired_against(rows, "lora", [n for n in names if n != "lora"] + ["asreview-al"])
+    cost = rows.groupby("variant").agg(seconds=("seconds", "mean"), awss=("awss", "mean"))
+    w = writeup.peers(rows, means, tests, cost, names=names, al_name="asreview-al", n_reviews=1)
+    winner = means.loc[names, "mean"].idxmax()
+    assert f"mean AWSS@95 {means.loc[winner, 'mean']:.3f}" in w.headline
+    assert w.body.count("LoRA **") == 3
+
+
+def test_beyond_on_one_held_out_review():
+    peers = ["base", "lora", "tfidf+lr", "asreview-oneshot"]
+    dev = rows_of(peers + ["base+svm", "lora-cka3"], layers="3 4 5")
+    ranking = best_by_mean(dev, peers + ["base+svm", "lora-cka3"])
+    held = rows_of(peers + ["base+svm"], seed=1, review="adhd")
+    held_al = rows_of(["asreview-al", "al-embeddings"], seed=2, review="adhd")
+    means = method_means(held).set_index("variant").loc[peers + ["base+svm"]]
+    tests = paired_against(held, "base+svm", peers)
+    al_means = method_means(held_al).set_index("variant")
+    al_test = paired_against(held_al, "al-embeddings", ["asreview-al"])
+    w = writeup.beyond(ranking, dev, means, tests, al_means, al_test, chosen="base+svm", chosen_al="al-embeddings",
+                       peers=peers, al_peer="asreview-al", n_held_out=1, seeds=SEEDS, cap_note="all citations",
+                       study_layers="3 4 5")
+    assert f"held-out mean AWSS@95 {means.loc['base+svm', 'mean']:.3f}" in w.headline
+    assert "picked layers 3 4 5 in 3 of 3" in w.body and "the study's own last 3" in w.body
+    with pytest.raises(KeyError):  # a peer missing from the held-out rows is an error, not silence
+        writeup.beyond(ranking, dev, means.drop("tfidf+lr"), tests, al_means, al_test, chosen="base+svm",
+                       chosen_al="al-embeddings", peers=peers, al_peer="asreview-al", n_held_out=1, seeds=SEEDS,
+                       cap_note="all citations", study_layers="3 4 5")
