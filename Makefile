@@ -25,7 +25,7 @@ test: setup            ## the test suite (what .ci/run calls)
 	$(BIN)/python -m pytest -q -rs --durations=15
 
 lab: setup             ## JupyterLab on notebooks/, in this environment (helpers importable)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false $(BIN)/jupyter lab --notebook-dir=notebooks
 
 verify: setup          ## recompute a small fixed part of the study from scratch, compare with results/
 	$(BIN)/python -m helpers.verify

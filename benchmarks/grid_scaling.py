@@ -24,7 +24,9 @@ import torch
 
 from helpers.data import available_reviews
 from helpers.distributed import run_tasks, threads_per_worker
-from helpers.experiment import BASE, LORA, SweepConfig, sweep
+from helpers.config import SweepConfig
+from helpers.experiment import sweep
+from helpers.variants import Base, Lora
 
 
 def _noop(i: int) -> list[dict]:
@@ -34,7 +36,7 @@ def _noop(i: int) -> list[dict]:
 def timed_sweep(config, reviews, seeds, scheduler, folder: Path) -> tuple[float, pd.DataFrame]:
     os.environ["SLR_CACHE_DIR"] = str(folder / "cache")
     start = time.perf_counter()
-    rows = sweep(config, reviews, seeds, (BASE, LORA), folder / "results.csv", scheduler=scheduler, progress=False)
+    rows = sweep(config, reviews, seeds, (Base(), Lora()), folder / "results.csv", scheduler=scheduler, progress=False)
     return time.perf_counter() - start, rows
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 from helpers.contrastive import train_lora
 from helpers.data import available_reviews
 from helpers.encoder import load_encoder
-from helpers.experiment import prepare_review
+from helpers.trial import prepare_review
 
 
 def main() -> None:

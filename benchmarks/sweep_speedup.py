@@ -22,7 +22,9 @@ import pandas as pd
 import torch
 
 from helpers.encoder import load_encoder
-from helpers.experiment import STUDY_VARIANTS, SweepConfig, Trial
+from helpers.config import SweepConfig
+from helpers.trial import Trial
+from helpers.variants import STUDY_VARIANTS
 
 
 def timed(review: str, seeds: list[int], config: SweepConfig, cache_dir: Path | None) -> tuple[float, pd.DataFrame]:

@@ -80,7 +80,7 @@ def test_latency_tables_from_the_helpers(tiny_bert_dir, tmp_path):
     memory = pd.DataFrame(memory_table(enc)).assign(encoder=standin)
     w = writeup.latency(latency, training, memory, standin=standin, shape_note="32 × 512", machine="x86_64",
                         threads=2, train_steps=2)
-    assert "INT8 makes tiny-size inference 2.00× as fast as FP32 and FP16 0.25×" in w.headline
+    assert "tiny-size inference runs 0.33× as fast as FP32 in BF16, 2.00× in INT8 and 0.25× in FP16" in w.headline
     assert "BF16 training 0.25×" in w.headline and "about 12 min" in w.headline
     assert "**Scaled cells** (2): " in w.body and "tiny FP16 inference" in w.body.replace(standin, "tiny")
 

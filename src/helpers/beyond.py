@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from .config import Settings, SweepConfig, knob
+from .config import Settings, SweepConfig, knob, require
 from .peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR, ActiveLearning, AsreviewOneShot, TfidfLR
 from .trial import Scored, embed_split
 from .variants import Base, LogisticHead, Lora, SvmHead, Variant, composed_from, compose_for, head_scores
@@ -48,8 +48,8 @@ class Fusion(Variant):
     weight: float = knob(1.0, "the embeddings' weight against the lexical model's 1")
 
     def __post_init__(self):
-        if self.kind not in ("concat", "rankavg") or not self.weight > 0:
-            raise ValueError(f"Fusion needs kind 'concat' or 'rankavg' and weight > 0, got {self.kind!r}, {self.weight!r}")
+        require(self.kind in ("concat", "rankavg") and self.weight > 0,
+                f"Fusion needs kind 'concat' or 'rankavg' and weight > 0, got {self.kind!r}, {self.weight!r}")
 
     @property
     def name(self) -> str:
@@ -143,8 +143,8 @@ class LoraCka(Variant):
     head: LogisticHead = knob(LogisticHead(), "phase 2's classifier")
 
     def __post_init__(self):
-        if self.n_layers < 1 or self.short_epochs < 1:
-            raise ValueError(f"LoraCka needs n_layers >= 1 and short_epochs >= 1, got {self.n_layers}, {self.short_epochs}")
+        require(self.n_layers >= 1 and self.short_epochs >= 1,
+                f"LoraCka needs n_layers >= 1 and short_epochs >= 1, got {self.n_layers}, {self.short_epochs}")
 
     @property
     def name(self) -> str:

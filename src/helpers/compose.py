@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
-from .config import knob
+from .config import knob, require
 from .encoder import Encoder
 
 ADAPTER = "default"
@@ -142,10 +142,9 @@ class Hybrid:
                               "(the study's wording)")
 
     def __post_init__(self):
-        if not 0 <= self.quantile <= 1 or not isinstance(self.rank, int) or self.rank < 1 \
-                or self.split not in ("sqrt", "both"):
-            raise ValueError(f"Hybrid needs quantile in [0, 1], rank >= 1 and split 'sqrt' or 'both', got "
-                             f"{self.quantile!r}, {self.rank!r}, {self.split!r}")
+        require(0 <= self.quantile <= 1 and isinstance(self.rank, int) and self.rank >= 1
+                and self.split in ("sqrt", "both"), f"Hybrid needs quantile in [0, 1], rank >= 1 and split 'sqrt' or "
+                                                    f"'both', got {self.quantile!r}, {self.rank!r}, {self.split!r}")
 
     @property
     def name(self) -> str:
@@ -167,16 +166,14 @@ class PeftMerge:
     svd_rank: int | None = knob(None, "rank of the svd merge")
 
     def __post_init__(self):
-        if self.combination not in PEFT_MERGES:
-            raise ValueError(f"PeftMerge.combination must be one of {PEFT_MERGES}, got {self.combination!r}")
-        if (self.density is not None) != (self.combination in DENSITY_MERGES) or \
-                self.density is not None and not 0 < self.density <= 1:
-            raise ValueError(f"PeftMerge({self.combination!r}): density in (0, 1] is needed for "
-                             f"{DENSITY_MERGES} and only there, got {self.density!r}")
-        if (self.svd_rank is not None) != (self.combination == "svd") or \
-                self.svd_rank is not None and self.svd_rank < 1:
-            raise ValueError(f"PeftMerge({self.combination!r}): svd_rank >= 1 is needed for svd and only there, "
-                             f"got {self.svd_rank!r}")
+        require(self.combination in PEFT_MERGES,
+                f"PeftMerge.combination must be one of {PEFT_MERGES}, got {self.combination!r}")
+        require((self.density is not None) == (self.combination in DENSITY_MERGES)
+                and (self.density is None or 0 < self.density <= 1),
+                f"PeftMerge({self.combination!r}): density in (0, 1] is needed for {DENSITY_MERGES} and only there, "
+                f"got {self.density!r}")
+        require((self.svd_rank is not None) == (self.combination == "svd") and (self.svd_rank is None or self.svd_rank >= 1),
+                f"PeftMerge({self.combination!r}): svd_rank >= 1 is needed for svd and only there, got {self.svd_rank!r}")
 
     @property
     def name(self) -> str:

@@ -61,6 +61,12 @@ def knob(default, help: str, *, key: bool = True):
     return field(default=default, metadata={"help": help, "key": key})
 
 
+def require(ok: bool, message: str) -> None:
+    """A settings dataclass's check in ``__post_init__``: ValueError(message) where ``ok`` fails."""
+    if not ok:
+        raise ValueError(message)
+
+
 def _fail(cls: object, name: str, value, must: str) -> None:
     raise ValueError(f"{type(cls).__name__}.{name} {must}, got {value!r}")
 

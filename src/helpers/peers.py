@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import pandas as pd
 
-from .config import SweepConfig, knob
+from .config import SweepConfig, knob, require
 from .metrics import work_saved
 from .trial import Scored
 from .variants import LogisticHead, Variant
@@ -94,8 +94,7 @@ class TfidfLR(Variant):
     head: LogisticHead = knob(LogisticHead(), "the classifier on the TF-IDF features")
 
     def __post_init__(self):
-        if not isinstance(self.head, LogisticHead):
-            raise ValueError(f"TfidfLR's head is a logistic regression, got {self.head!r}")
+        require(isinstance(self.head, LogisticHead), f"TfidfLR's head is a logistic regression, got {self.head!r}")
 
     @property
     def name(self) -> str:
@@ -299,8 +298,8 @@ class ActiveLearning(Variant):
                                   "slr-embeddings extractor); embeddings+tfidf: both, concatenated")
 
     def __post_init__(self):
-        if self.features not in AL_FEATURES:
-            raise ValueError(f"ActiveLearning.features must be one of {tuple(AL_FEATURES)}, got {self.features!r}")
+        require(self.features in AL_FEATURES,
+                f"ActiveLearning.features must be one of {tuple(AL_FEATURES)}, got {self.features!r}")
 
     @property
     def uses_encoder(self) -> bool:

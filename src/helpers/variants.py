@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from .config import SweepConfig, TrainingArgs, knob
+from .config import SweepConfig, TrainingArgs, knob, require
 
 if TYPE_CHECKING:
     from .compose import Hybrid, PeftMerge
@@ -87,8 +87,8 @@ class LogisticHead:
     max_iter: int = knob(2000, "lbfgs iterations at most")
 
     def __post_init__(self):
-        if not self.C > 0 or not isinstance(self.max_iter, int) or self.max_iter < 1:
-            raise ValueError(f"LogisticHead needs C > 0 and max_iter >= 1, got C={self.C!r}, max_iter={self.max_iter!r}")
+        require(self.C > 0 and isinstance(self.max_iter, int) and self.max_iter >= 1,
+                f"LogisticHead needs C > 0 and max_iter >= 1, got C={self.C!r}, max_iter={self.max_iter!r}")
 
     def fit(self, x, y, *, seed: int):
         from sklearn.linear_model import LogisticRegression
@@ -109,8 +109,7 @@ class SvmHead:
     C: float = knob(1.0, "inverse regularisation strength")
 
     def __post_init__(self):
-        if not self.C > 0:
-            raise ValueError(f"SvmHead needs C > 0, got C={self.C!r}")
+        require(self.C > 0, f"SvmHead needs C > 0, got C={self.C!r}")
 
     def fit(self, x, y, *, seed: int):
         from sklearn.svm import LinearSVC
@@ -168,8 +167,7 @@ class Lora(Variant):
     def __post_init__(self):
         names = {f.name for f in fields(TrainingArgs)}
         unknown = [k for k, _ in self.changes if k not in names]
-        if unknown:
-            raise ValueError(f"Lora.changes names {unknown}, which are not phase-1 arguments ({sorted(names)})")
+        require(not unknown, f"Lora.changes names {unknown}, which are not phase-1 arguments ({sorted(names)})")
         replace(TrainingArgs(), **dict(self.changes))  # each value checked by TrainingArgs itself
 
     @property
@@ -222,8 +220,7 @@ class LoraQuantized(Variant):
     head: Head = knob(LogisticHead(), "the head fitted after phase 1")
 
     def __post_init__(self):
-        if self.bits not in (2, 4, 8):
-            raise ValueError(f"LoraQuantized.bits must be 2, 4 or 8, got {self.bits!r}")
+        require(self.bits in (2, 4, 8), f"LoraQuantized.bits must be 2, 4 or 8, got {self.bits!r}")
 
     @property
     def name(self) -> str:
@@ -247,8 +244,7 @@ class LoraWanda(Variant):
     head: Head = knob(LogisticHead(), "the head fitted after phase 1")
 
     def __post_init__(self):
-        if not 0 <= self.sparsity < 1:
-            raise ValueError(f"LoraWanda.sparsity must be in [0, 1), got {self.sparsity!r}")
+        require(0 <= self.sparsity < 1, f"LoraWanda.sparsity must be in [0, 1), got {self.sparsity!r}")
 
     @property
     def name(self) -> str:
@@ -290,9 +286,8 @@ class ComposedSkills(Variant):
     head: Head = knob(LogisticHead(), "the head fitted after the scored review's own phase 1")
 
     def __post_init__(self):
-        if self.composition is None or not self.reviews or len(set(self.reviews)) != len(self.reviews):
-            raise ValueError(f"ComposedSkills needs a composition and distinct reviews, got {self.composition!r}, "
-                             f"{self.reviews!r}")
+        require(self.composition is not None and self.reviews and len(set(self.reviews)) == len(self.reviews),
+                f"ComposedSkills needs a composition and distinct reviews, got {self.composition!r}, {self.reviews!r}")
 
     @property
     def name(self) -> str:
