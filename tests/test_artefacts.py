@@ -10,8 +10,8 @@ from helpers import artefacts, results
 def values(seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     return {"points": rng.normal(size=(5, 2)).astype(np.float32), "labels": np.array([1, 0, 1, 1, 0]),
-            "names": np.array(["a", "b"]), "table": pd.DataFrame({"x": [1, 2], "y": [0.5, np.nan], "z": ["u", "v"],
-                                                                 "flag": [True, False]}),
+            "names": np.array(["a", "b"]), "table": pd.DataFrame({"x": [1, 2], "y": [0.1 + 0.2, np.nan],
+                                                                 "z": ["u", "v"], "flag": [True, False]}),
             "mean": 0.25, "note": "text", "counts": {"a": 1}}
 
 
@@ -31,7 +31,7 @@ def test_values_come_back_exactly_and_only_a_changed_key_computes_again(tmp_path
         if isinstance(v, np.ndarray):
             assert np.array_equal(again[k], v) and again[k].dtype == v.dtype
         elif isinstance(v, pd.DataFrame):
-            pd.testing.assert_frame_equal(again[k], v)
+            pd.testing.assert_frame_equal(again[k], v, check_exact=True)
         else:
             assert again[k] == v
     artefacts.stored("02_map", {"per_class": 4}, lambda: compute(1), folder=tmp_path / "a")
@@ -56,6 +56,8 @@ def test_a_damaged_artefact_is_reported_and_computed_again(tmp_path):
 def test_object_arrays_and_unkeyable_values_are_refused(tmp_path):
     with pytest.raises(TypeError, match="Python objects"):
         artefacts.stored("x", {"k": 1}, lambda: {"v": np.array([{}, 1], dtype=object)}, folder=tmp_path)
+    with pytest.raises(TypeError, match="column 'c' of 't' holds Python objects"):
+        artefacts.stored("x", {"k": 2}, lambda: {"t": pd.DataFrame({"c": ["a", None]})}, folder=tmp_path)
     with pytest.raises(TypeError, match="a key cannot hold"):
         artefacts.key_hash("x", {"k": object()})
 

@@ -15,7 +15,6 @@ machine measured anew.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import platform
@@ -102,20 +101,30 @@ def stored(name: str, key: dict, compute: Callable[[], Values], *, folder: Path,
     return values
 
 
+def _array(name: str, label: str, values) -> np.ndarray:
+    array = np.asarray(values)
+    if array.dtype == object:
+        if not all(isinstance(v, str) for v in array):
+            raise TypeError(f"artefact {name}: {label} holds Python objects; store text or numbers")
+        array = array.astype(str)
+    return array
+
+
 def write(path: Path, name: str, key: dict, values: Values) -> None:
-    """One .npz: arrays as they are, tables as JSON with their dtypes, other values as JSON."""
+    """One .npz: arrays as they are, each table column as an array (exact: a value read back is
+    the value written), other values as JSON."""
     entries = {"__key__": np.array(json.dumps({"name": name, "key": key}, default=_plain, sort_keys=True))}
-    plain = {}
+    plain, tables = {}, {}
     for k, v in values.items():
         if isinstance(v, np.ndarray):
-            if v.dtype == object:
-                raise TypeError(f"artefact {name}: array {k!r} holds Python objects; store text or numbers")
-            entries[f"array:{k}"] = v
+            entries[f"array:{k}"] = _array(name, f"array {k!r}", v)
         elif isinstance(v, pd.DataFrame):
-            entries[f"table:{k}"] = np.array(v.reset_index(drop=True).to_json(orient="table", index=False))
+            tables[k] = [str(c) for c in v.columns]
+            for i, column in enumerate(v.columns):
+                entries[f"table:{k}:{i}"] = _array(name, f"column {column!r} of {k!r}", v[column].to_numpy())
         else:
             plain[k] = v
-    entries["json"] = np.array(json.dumps(plain, default=_plain))
+    entries["json"] = np.array(json.dumps({"values": plain, "tables": tables}, default=_plain))
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **entries)
@@ -125,13 +134,14 @@ def read(path: Path) -> Values:
     """The values stored in one artefact file; a damaged file is an error naming it."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            values = json.loads(str(data["json"]))
+            meta = json.loads(str(data["json"]))
+            values = meta["values"]
             for k in data.files:
                 kind, _, name = k.partition(":")
                 if kind == "array":
                     values[name] = data[k]
-                elif kind == "table":
-                    values[name] = pd.read_json(io.StringIO(str(data[k])), orient="table")
+            for name, columns in meta["tables"].items():
+                values[name] = pd.DataFrame({c: data[f"table:{name}:{i}"] for i, c in enumerate(columns)})
     except Exception as exc:  # zip, npy and json each raise their own kinds
         raise ArtefactError(f"{path}: cannot be read as an artefact ({type(exc).__name__}: {exc})") from exc
     return values

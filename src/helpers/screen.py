@@ -305,7 +305,7 @@ def screen_stored(input_path: str | Path, *, folder: Path, recompute: bool = Fal
     def compute() -> dict:
         result = screen(path, label_column=label_column, method=method, encoder=encoder, seed=seed)
         records = result.records.reindex(columns=SHOWN_COLUMNS).rename_axis("position").reset_index()
-        return {"records": records.astype({"label": "Float64", "rank": "Float64"}), "summary": result.summary}
+        return {"records": records.astype({"label": float, "rank": float}), "summary": result.summary}
 
     values = stored("00_ranking", key, compute, folder=folder, recompute=recompute)
     return Screened(values["records"].set_index("position").rename_axis(None), values["summary"])
