@@ -102,3 +102,8 @@ def test_what_differs_is_read_from_what_the_run_recorded(tmp_path):
     html = differs_html([run(gpu)])
     assert "allenai/specter, as in the study" in html and "NVIDIA H200" in html and "no GPU" not in html
     assert "cannot be downloaded" not in html
+    # the landing page of a built book shows the same, read before the pages drop their notes
+    (tmp_path / "executed").mkdir()
+    nbformat.write(run(cpu), tmp_path / "executed" / "01_first.ipynb")
+    landing = build_book(tmp_path, tmp_path / "executed").read_text()
+    assert "all-MiniLM-L6-v2" in landing and "2 of the 20 reviews have text here" in landing

@@ -293,6 +293,7 @@ def build_book(out_dir: Path, executed_dir: Path, *, show_code: bool = False, mo
     built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     commit, versions = _git_commit(project_root()), _versions()
     headlines = {href: [h["text"] for h in _outputs(nb, HEADLINE_MIME)] for (href, _), nb in zip(pages, notebooks)}
+    differs = differs_html(notebooks)  # before export_page cleans the notes out of the notebooks
     for (href, _), nb in zip(pages, notebooks):
         stamp = stamp_html(nb, mode=mode, built=built, commit=commit, versions=versions)
         (report_dir / href).write_text(export_page(nb, href=href, pages=pages, show_code=show_code, stamp=stamp),
@@ -303,7 +304,7 @@ def build_book(out_dir: Path, executed_dir: Path, *, show_code: bool = False, mo
                      f"book built in {time.perf_counter() - start:.1f} s<br>{html.escape(versions)}</footer>")
     index = report_dir / "index.html"
     absent = [nb.stem for nb in notebook_paths() if nb.stem not in {p.stem for p in paths}]
-    index.write_text(landing_html(pages, headlines, differs=differs_html(notebooks), stamp=landing_stamp,
+    index.write_text(landing_html(pages, headlines, differs=differs, stamp=landing_stamp,
                                   not_run=not_run_html(absent, mode)), encoding="utf-8")
     return index
 
