@@ -192,3 +192,56 @@ def test_ranking_a_file_without_an_encoder_never_imports_torch(tmp_path):
             f"{str(tmp_path / 'out.csv')!r}]); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False") and (tmp_path / "out.csv").is_file()
+
+
+def screened_so_far(tmp_path, read: int, *, gap: bool = False) -> tuple[Path, pd.DataFrame]:
+    """slr-screen's own ranked output of a shared-like review after reading its first ``read``
+    ranks (labels filled in from the hidden truth)."""
+    review = write_review(tmp_path / "data", "nsaids", n=300, n_pos=20, seed=4)
+    table = pd.read_csv(review)
+    shown = pd.Series([""] * len(table), dtype=object)
+    shown.iloc[[0, 1, 2, 3, 100, 101, 102, 103]] = table["label"].iloc[[0, 1, 2, 3, 100, 101, 102, 103]].astype(str)
+    refs = write(table[["title", "abstract"]].assign(included=shown.to_numpy()), tmp_path / "refs.csv")
+    with pytest.warns(UserWarning):
+        ranked = screen.screen(refs, method="tfidf")
+    out = screen.write(ranked, tmp_path / "ranked.csv", input_path=refs)
+    done = pd.read_csv(out)
+    truth = table["label"].to_numpy()[done["position"]]
+    reading = done["rank"].le(read) & done["rank"].notna()
+    if gap:
+        reading &= done["rank"] != 2
+    done.loc[reading, "label"] = truth[reading.to_numpy()]
+    done = done.drop(columns=["included"])
+    done.to_csv(out, index=False)
+    return out, done
+
+
+def test_a_stopping_check_reads_the_order_and_says_stop_or_go_on_and_what_to_sample(tmp_path, capsys):
+    path, done = screened_so_far(tmp_path, read=40)
+    check = screen.check_stopping(path, recall_target=0.95, confidence=0.95, seed=3)
+    assert (check.read, check.total) == (48, 300) and check.found == int(done["label"].sum())
+    assert [d[0] for d in check.decisions] == ["50 excluded in a row", "knee (Cormack & Grossman)",
+                                               "statistical (95% recall, 95% confidence)"]
+    assert check.decisions[2][1] == "go on" and check.sample_size > 0
+    sample = pd.read_csv(check.sample_path)
+    assert len(sample) == min(check.sample_size, 252) and sample["record"].between(1, 300).all()
+    assert set(sample["record"] - 1).isdisjoint(set(np.flatnonzero(done["label"].notna())))  # unread only
+    again = screen.check_stopping(path, seed=3)
+    assert pd.read_csv(again.sample_path).equals(sample)  # seeded
+    assert screen.main([str(path), "--check-stopping", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "48 of 300 records read in order" in out and "go on" in out and "random" in out
+
+
+def test_labels_out_of_reading_order_or_a_file_without_order_are_errors_naming_the_record(tmp_path):
+    path, _ = screened_so_far(tmp_path, read=10, gap=True)
+    with pytest.raises(ScreenError, match=r"ranked.csv: record \d+ \(rank 2\) is not labelled but record \d+ \(rank 10\)"):
+        screen.check_stopping(path)
+    no_order = write(references(), tmp_path / "plain.csv")
+    with pytest.raises(ScreenError, match="plain.csv: no reading order"):
+        screen.check_stopping(no_order)
+    frame = pd.read_csv(path)
+    frame.loc[frame["rank"] == 5, "rank"] = "fifth"
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ScreenError, match=r"bad.csv: column 'rank' has order value 'fifth' at record \d+"):
+        screen.check_stopping(tmp_path / "bad.csv")

@@ -145,3 +145,21 @@ def test_beyond_on_one_held_out_review():
         writeup.beyond(ranking, dev, means.drop("tfidf+lr"), tests, al_means, al_test, chosen="base+svm",
                        chosen_al="al-embeddings", peers=peers, al_peer="asreview-al", n_held_out=1, seeds=SEEDS,
                        cap_note="all citations", study_layers="3 4 5")
+
+
+def test_when_to_stop_on_one_review():
+    from helpers.stopping import Rules, evaluate, summarise
+
+    rng = np.random.default_rng(0)
+    runs = pd.DataFrame([{"review": REVIEW, "seed": s, "variant": v,
+                          "labels": (rng.random(400) < np.linspace(0.4, 0.0, 400)).astype(int), "n_total": 400}
+                         for s in SEEDS for v in ("asreview-al", "base")])
+    rules = Rules(consecutive=(20,), check_every=5)
+    evaluated = evaluate(runs, rules)
+    summary = summarise(evaluated)
+    w = writeup.when_to_stop(summary, evaluated, rules=rules, n_reviews=1, seeds=SEEDS)
+    stat = evaluated[evaluated.rule.str.startswith("statistical")]
+    oracle = evaluated[evaluated.rule.str.startswith("oracle")]
+    assert f"saves {stat.work_saved.mean():.1%} of the reading where the oracle would save {oracle.work_saved.mean():.1%}" \
+        in w.headline
+    assert f"missed the target in {int(stat.below_target.sum())} of 6 runs" in w.body

@@ -245,3 +245,17 @@ def choose(dev_rows, dev_al, p: Protocol) -> dict:
     return {"ranking": ranking, "al_ranking": al_ranking,
             "chosen": next(v for v in ranking["variant"] if v in one_shot),
             "chosen_al": next(v for v in al_ranking["variant"] if v in active)}
+
+
+def chosen_recipes(s: Settings, results_path, *, scheduler=None) -> dict:
+    """Notebook 08's choices (one-shot and active learning) for these settings, by its protocol
+    and selection rule over its development rows (read from the results table; computed only
+    where notebook 08 has not run with these settings)."""
+    from .experiment import sweep
+
+    p = protocol(s)
+    dev_rows = sweep(p.dev_config, list(p.dev_reviews), list(p.dev_seeds), p.peers + p.one_shot, results_path,
+                     scheduler=scheduler, progress=False)
+    dev_al = sweep(p.dev_config, list(p.dev_reviews), list(p.dev_seeds), (p.al_peer,) + p.active, results_path,
+                   scheduler=scheduler, progress=False)
+    return choose(dev_rows, dev_al, p)

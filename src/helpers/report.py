@@ -43,8 +43,9 @@ def run_notebook(path: Path, executed_dir: Path, params: dict) -> Path:
 
 
 # what a notebook reuses from another, so with --jobs it starts after it (never computing the same rows twice):
-# 05 reuses 03's rows of nsaids; 06 composes the skills 05 ranks; 07 and 08 reuse 05's rows and adapters
-NEEDS = {"05": ("03",), "06": ("05",), "07": ("05",), "08": ("05",)}
+# 05 reuses 03's rows of nsaids; 06 composes the skills 05 ranks; 07 and 08 reuse 05's rows and adapters;
+# 10 reads 08's choice of recipes
+NEEDS = {"05": ("03",), "06": ("05",), "07": ("05",), "08": ("05",), "10": ("05", "08")}
 
 
 def run_all(chosen: list[Path], executed_dir: Path, params: dict, *, mode: str, jobs: int = 1) -> bool:

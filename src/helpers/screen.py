@@ -380,6 +380,109 @@ def skip_slow_optional_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)
 
 
+# ---------------------------------------------------------------- when to stop
+
+ORDER_COLUMNS = ("rank", "asreview_rank", "asreview_ranking")  # slr-screen's (CSV, RIS notes), ASReview's export
+
+
+@dataclass
+class StoppingCheck:
+    """Where a partly screened file stands under each stopping rule."""
+
+    file: str
+    read: int                 # records read so far (labelled, in reading order)
+    total: int                # records in the file
+    found: int                # included records among those read
+    decisions: list           # (rule, "stop" | "go on", detail)
+    sample_size: int          # random draws from the unread records the statistical rule needs (0: none)
+    sample_path: Path | None  # where those records were written
+
+
+def reading_labels(raw: pd.DataFrame, prepared: pd.DataFrame, *, path: Path, order_column: str | None) -> np.ndarray:
+    """The labels of the records read, in reading order: records labelled before the ranking (no
+    order value) first, in file order, then by the order column. The labelled records must be the
+    first ones of that order; a gap, an unreadable or repeated order value, or a labelled record
+    without one is an error naming the file, column and record."""
+    by_lower = {str(c).strip().lower(): c for c in raw.columns}
+    column = (by_lower.get(order_column.strip().lower()) if order_column else
+              next((by_lower[c] for c in ORDER_COLUMNS if c in by_lower), None))
+    if column is None:
+        wanted = f"no column {order_column!r} (order_column)" if order_column else \
+            f"no reading order (a column {' / '.join(ORDER_COLUMNS)}; name yours with --order-column)"
+        raise ScreenError(f"{path}: {wanted}; columns: {list(raw.columns)}")
+    text = raw[column].map(lambda v: "" if pd.isna(v) else str(v).strip())
+    numbers = pd.to_numeric(text.replace("", np.nan), errors="coerce")
+    bad = np.flatnonzero(((text != "") & (numbers.isna() | (numbers != numbers.round()))).to_numpy())
+    values = numbers.to_numpy(dtype=float)
+    if len(bad):
+        raise ScreenError(f"{path}: column {column!r} has order value {raw[column].iloc[bad[0]]!r} at record "
+                          f"{bad[0] + 1}, not a whole number")
+    labelled = prepared["label"].notna().to_numpy()
+    ranked = ~np.isnan(values)
+    before = np.flatnonzero(~ranked)
+    if (~labelled[before]).any():
+        record = before[~labelled[before]][0]
+        raise ScreenError(f"{path}: record {record + 1} has no {column!r} and no label: every record without an order "
+                          "value must have been labelled before the ranking")
+    order = np.flatnonzero(ranked)[np.argsort(values[ranked], kind="stable")]
+    repeated = pd.Series(values[order]).duplicated()
+    if repeated.any():
+        record = order[int(np.flatnonzero(repeated.to_numpy())[0])]
+        raise ScreenError(f"{path}: column {column!r} gives {int(values[record])} to more than one record "
+                          f"(record {record + 1})")
+    read_flags = labelled[order]
+    if read_flags.any() and not read_flags[:read_flags.sum()].all():
+        gap = order[int(np.argmin(read_flags))]
+        later = order[len(read_flags) - 1 - int(np.argmax(read_flags[::-1]))]
+        raise ScreenError(f"{path}: record {gap + 1} ({column} {int(values[gap])}) is not labelled but record "
+                          f"{later + 1} ({column} {int(values[later])}) is: labels must follow the reading order "
+                          "without gaps")
+    sequence = np.r_[before, order[:int(read_flags.sum())]]
+    return prepared["label"].to_numpy()[sequence].astype(int)
+
+
+def check_stopping(input_path: str | Path, *, label_column: str | None = None, order_column: str | None = None,
+                   recall_target: float = 0.95, confidence: float = 0.95, consecutive: int = 50, seed: int = 0,
+                   sample_output: Path | None = None) -> StoppingCheck:
+    """Each rule's verdict on a file screened in reading order so far, with the statistical
+    rule's p-value and the recall it is confident of; where it says go on, the number of records
+    to draw at random from the unread ones (all of them turning out excluded would let it stop)
+    and which ones (seeded), written atomically beside the input."""
+    from . import stopping
+    from .io import atomic_path
+
+    path = Path(input_path)
+    raw = read_references(path)
+    prepared = prepare(raw, path=path, label_column=label_column)
+    labels = reading_labels(raw, prepared, path=path, order_column=order_column)
+    if labels.sum() == 0:
+        raise ScreenError(f"{path}: no included record among the {len(labels)} read; no rule can estimate recall yet")
+    total = len(raw)
+    p = stopping.p_missed(labels, total, recall_target=recall_target)
+    bound = stopping.recall_bound(labels, total, confidence=confidence)
+    run = len(labels) - 1 - int(np.flatnonzero(labels)[-1])
+    ratio = stopping.knee_ratio(labels)[-1]
+    needed = 156 - min(int(labels.sum()), 150)
+    decisions = [
+        (f"{consecutive} excluded in a row", "stop" if run >= consecutive else "go on",
+         f"the last {run} read are excluded"),
+        ("knee (Cormack & Grossman)", "stop" if ratio >= needed else "go on", f"slope ratio {ratio:.1f}, needs {needed}"),
+        (f"statistical ({recall_target:.0%} recall, {confidence:.0%} confidence)", "stop" if p < 1 - confidence else "go on",
+         f"p = {p:.3g} that recall is below {recall_target:.0%}; recall ≥ {bound:.1%} with {confidence:.0%} confidence")]
+    sample_size = stopping.random_sample_needed(labels, total, recall_target=recall_target, confidence=confidence)
+    sample_path = None
+    if sample_size:
+        read_rows = set(np.flatnonzero(prepared["label"].notna().to_numpy()))
+        unread = np.array([i for i in range(total) if i not in read_rows])
+        picked = np.sort(np.random.default_rng(seed).choice(unread, size=min(sample_size, len(unread)), replace=False))
+        sample_path = Path(sample_output) if sample_output else path.with_name(f"{path.stem}.sample.csv")
+        if sample_path.resolve() == path.resolve():
+            raise ScreenError(f"{sample_path}: the sample would overwrite the input; choose another --sample-output")
+        with atomic_path(sample_path) as tmp:
+            raw.iloc[picked].assign(record=picked + 1).to_csv(tmp, index=False)
+    return StoppingCheck(path.name, len(labels), total, int(labels.sum()), decisions, sample_size, sample_path)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .config import offline
 
@@ -393,8 +496,21 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"ranking method (default {DEFAULT_METHOD}: " + METHODS[DEFAULT_METHOD].description + ")")
     p.add_argument("--output", default=None, help="output file (default: <input>.ranked.<ext>); its suffix picks the format")
     p.add_argument("--encoder", default="auto", help="for lora/base: hub id in the local cache or a folder")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the ranking's (and the stopping sample's) random seed")
+    p.add_argument("--check-stopping", action="store_true",
+                   help="instead of ranking: say for each stopping rule whether the records labelled so far, read in "
+                        "the file's order, allow stopping (and which records to sample at random if not)")
+    p.add_argument("--order-column", default=None,
+                   help=f"with --check-stopping: the reading order (default: {', '.join(ORDER_COLUMNS)})")
+    p.add_argument("--recall-target", type=float, default=0.95, help="with --check-stopping (default 0.95)")
+    p.add_argument("--confidence", type=float, default=0.95, help="with --check-stopping (default 0.95)")
+    p.add_argument("--consecutive", type=int, default=50,
+                   help="with --check-stopping: excluded records in a row that end screening (default 50)")
+    p.add_argument("--sample-output", default=None,
+                   help="with --check-stopping: where the records to sample go (default: <input>.sample.csv)")
     a = p.parse_args(argv)
+    if a.check_stopping:
+        return _print_stopping(a)
     try:
         result = screen(a.input_path, label_column=a.label_column, method=a.method, encoder=a.encoder, seed=a.seed)
         out = write(result, Path(a.output) if a.output else default_output(Path(a.input_path)),
@@ -406,6 +522,27 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in result.summary.items():
         print(f"{k:<{width}}  {v:,}" if isinstance(v, int) else f"{k:<{width}}  {v}")
     print(f"{'written':<{width}}  {out}")
+    return 0
+
+
+def _print_stopping(a) -> int:
+    for option in ("recall_target", "confidence"):
+        if not 0 < getattr(a, option) < 1:
+            print(f"slr-screen: --{option.replace('_', '-')} {getattr(a, option)}: must be between 0 and 1", file=sys.stderr)
+            return 2
+    try:
+        check = check_stopping(a.input_path, label_column=a.label_column, order_column=a.order_column,
+                               recall_target=a.recall_target, confidence=a.confidence, consecutive=a.consecutive,
+                               seed=a.seed, sample_output=a.sample_output)
+    except ScreenError as exc:
+        print(f"slr-screen: {exc}", file=sys.stderr)
+        return 2
+    print(f"{check.file}: {check.read:,} of {check.total:,} records read in order, {check.found:,} included")
+    for rule, decision, detail in check.decisions:
+        print(f"  {decision:<6} {rule}: {detail}")
+    if check.sample_size:
+        print(f"  to settle the statistical rule: screen {check.sample_size:,} records drawn at random from the unread "
+              f"ones (seed {a.seed}); if all are excluded it says stop. Written: {check.sample_path}")
     return 0
 
 

@@ -404,3 +404,50 @@ def beyond(ranking: pd.DataFrame, dev_rows: pd.DataFrame, means: pd.DataFrame, t
         f"{means.loc['asreview-oneshot', 'mean']:.3f}, TF-IDF + LR {means.loc['tfidf+lr', 'mean']:.3f}); in active "
         f"learning the project's encoder {'beats' if verdict(al_row) == 'beats' else 'does not beat'} ASReview's default.",
         "\n".join(line if line.startswith("  ") else f"- {line}" for line in lines))
+
+
+# ---------------------------------------------------------------- 10
+
+def when_to_stop(summary: pd.DataFrame, evaluated: pd.DataFrame, *, rules, n_reviews: int, seeds) -> Writeup:
+    """What each rule gives in practice against the oracle, whether the statistical rule keeps its
+    promise, and which rule a reviewer can follow."""
+    from scipy.stats import binomtest
+
+    target, confidence = rules.recall_target, rules.confidence
+    oracle_rule = f"oracle ({target:.0%} recall)"
+    pooled = evaluated.groupby("rule", sort=False).agg(recall=("recall", "mean"), work_saved=("work_saved", "mean"),
+                                                      below=("below_target", "sum"), runs=("below_target", "size"),
+                                                      stopped=("stopped", "sum"))
+    real = pooled.drop(index=oracle_rule)
+    stat_rule = next(r for r in real.index if r.startswith("statistical"))
+    stat = real.loc[stat_rule]
+    ci = binomtest(int(stat.below), int(stat.runs)).proportion_ci(confidence_level=0.95, method="exact")
+    safe = real[real.below / real.runs <= 1 - confidence]
+    lines = [
+        f"**The oracle** a WSS@95-style metric assumes saves {pooled.loc[oracle_rule, 'work_saved']:.1%} of the reading on "
+        f"average over {int(pooled.loc[oracle_rule, 'runs'])} runs; no reviewer knows where that point is."]
+    for rule, r in real.iterrows():
+        lines.append(f"**{rule}**: stops in {int(r.stopped)} of {int(r.runs)} runs, reaches {r.recall:.1%} recall on "
+                     f"average and saves {r.work_saved:.1%} of the reading; recall falls below {target:.0%} in "
+                     f"{int(r.below)} of {int(r.runs)} runs ({r.below / r.runs:.0%}).")
+    keeps = ci.high <= 1 - confidence or stat.below / stat.runs <= 1 - confidence
+    lines.append(f"**The statistical rule's promise** (recall ≥ {target:.0%} with {confidence:.0%} confidence): it missed the "
+                 f"target in {int(stat.below)} of {int(stat.runs)} runs, {stat.below / stat.runs:.1%} (95 % CI "
+                 f"{ci.low:.1%}–{ci.high:.1%}) against the {1 - confidence:.0%} it allows: "
+                 + ("it keeps it." if keeps else "it does not keep it on these reviews."))
+    if len(safe):
+        best = safe["work_saved"].idxmax()
+        advice = (f"Of the rules that kept recall ≥ {target:.0%} in at least {confidence:.0%} of runs, **{best}** saves "
+                  f"the most reading ({safe.loc[best, 'work_saved']:.1%}, against the oracle's "
+                  f"{pooled.loc[oracle_rule, 'work_saved']:.1%}): follow it.")
+    else:
+        advice = (f"No rule kept recall ≥ {target:.0%} in {confidence:.0%} of runs here: a reviewer who must reach the "
+                  "target should screen everything, or accept the risk the table shows.")
+    by_method = summary[summary.rule == stat_rule].set_index("variant")["work_saved"]
+    lines.append(f"**Methods**: under the statistical rule, {method_label(by_method.idxmax())} saves the most reading "
+                 f"({by_method.max():.1%}) and {method_label(by_method.idxmin())} the least ({by_method.min():.1%}).")
+    return Writeup(
+        f"Over {n_reviews} review(s) × {len(seeds)} seeds, the statistical stopping rule saves "
+        f"{stat.work_saved:.1%} of the reading where the oracle would save {pooled.loc[oracle_rule, 'work_saved']:.1%}, and "
+        f"misses {target:.0%} recall in {stat.below / stat.runs:.1%} of runs (allowed: {1 - confidence:.0%}). {advice}",
+        _bullets(lines))
