@@ -163,3 +163,29 @@ def test_when_to_stop_on_one_review():
     assert f"saves {stat.work_saved.mean():.1%} of the reading where the oracle would save {oracle.work_saved.mean():.1%}" \
         in w.headline
     assert f"missed the target in {int(stat.below_target.sum())} of 6 runs" in w.body
+
+
+def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
+    import json
+
+    from helpers import cost
+    from helpers.config import SweepConfig, TrainingArgs
+    from helpers.encoder import load_encoder
+    from helpers.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
+    from helpers.variants import Base, Lora, LoraQuantized
+
+    config = SweepConfig(training=TrainingArgs(n_positive=8, n_negative=8, epochs=1))
+    variants = {v.name: v for v in (Base(), Lora(), LoraQuantized(), TFIDF_LR, ASREVIEW_ONESHOT, ASREVIEW_AL)}
+    rows = rows_of(list(variants)).assign(
+        settings=lambda t: [json.dumps(variants[v].settings(config, REVIEW)) for v in t.variant],
+        n_train=16, tpr=0.96, tnr=0.5, train_seconds=np.where(rows_of(list(variants)).variant.str.startswith("lora"), 20.0, np.nan),
+        embed_seconds=np.where(rows_of(list(variants)).variant.isin(["base", "lora", "lora+int4"]), 5.0, np.nan))
+    counts = cost.FlopCounts(load_encoder(str(tiny_sentence_encoder_dir), cache_dir=None))
+    split = lambda review, seed: (np.full(16, 40), np.full(284, 60), np.r_[np.ones(8, int), np.zeros(8, int)])  # noqa: E731
+    power = {phase: cost.Power(phase, 30.0, "estimated (test)", 0.1, "BRA", 1.0) for phase in ("training", "embedding", "scoring")}
+    methods = cost.method_costs(cost.cost_table(rows, counts, split, power))
+    w = writeup.cost_of_screening(methods, power, counts=counts, timings={}, country="BRA", seconds_per_abstract=30,
+                                  n_reviews=1)
+    per_wh = methods.set_index("variant")["hours_saved_per_wh"]
+    assert f"({per_wh.max():,.1f} h of reading per Wh)" in w.headline and "estimated energy" in w.headline
+    assert "Energy is codecarbon's estimate" in w.after

@@ -44,8 +44,8 @@ def run_notebook(path: Path, executed_dir: Path, params: dict) -> Path:
 
 # what a notebook reuses from another, so with --jobs it starts after it (never computing the same rows twice):
 # 05 reuses 03's rows of nsaids; 06 composes the skills 05 ranks; 07 and 08 reuse 05's rows and adapters;
-# 10 reads 08's choice of recipes
-NEEDS = {"05": ("03",), "06": ("05",), "07": ("05",), "08": ("05",), "10": ("05", "08")}
+# 09 reads 04's timings, 07's rows and 08's choice; 10 reads 08's choice of recipes
+NEEDS = {"05": ("03",), "06": ("05",), "07": ("05",), "08": ("05",), "09": ("04", "07", "08"), "10": ("05", "08")}
 
 
 def run_all(chosen: list[Path], executed_dir: Path, params: dict, *, mode: str, jobs: int = 1) -> bool:
@@ -142,6 +142,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timing-architecture", default="specter",
                    help="notebook 04: the configuration timed with random weights: specter (the study's) or a model "
                         "folder whose config.json to use")
+    p.add_argument("--country", default="BRA",
+                   help="notebooks 04 and 09: the grid (ISO 3166-1 alpha-3) whose intensity turns energy into CO2e "
+                        "(default BRA, the study's)")
     p.add_argument("--recompute", action="store_true",
                    help="recompute every row into results/results.recomputed.csv, and every figure's data and timing "
                         "into results/artefacts.recomputed/, instead of reusing what is stored")
@@ -168,6 +171,8 @@ def check_options(a: argparse.Namespace, p: argparse.ArgumentParser) -> list[Pat
             p.error(f"--seeds {' '.join(map(str, a.seeds))}: seeds must be >= 0")
         if len(set(a.seeds)) != len(a.seeds):
             p.error(f"--seeds {' '.join(map(str, a.seeds))}: a seed is repeated")
+    if not (len(a.country) == 3 and a.country.isalpha()):
+        p.error(f"--country {a.country}: a 3-letter ISO country code, e.g. BRA")
     if a.jobs < 1:
         p.error(f"--jobs {a.jobs}: must be at least 1")
     if a.eval_cap is not None and a.eval_cap < 2:
@@ -222,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir, data_dir = (None if d is None else str(Path(d).resolve()) for d in (a.out_dir, a.data_dir))
     s = settings(a.mode, out_dir=out_dir, encoder=a.encoder, data_dir=data_dir, normalize=normalize,
                  seeds=a.seeds, eval_cap=a.eval_cap, reviews=a.reviews, scheduler=a.scheduler,
-                 device=a.device, timing_architecture=a.timing_architecture, recompute=a.recompute or None)
+                 device=a.device, timing_architecture=a.timing_architecture, country=a.country,
+                 recompute=a.recompute or None)
     missing = missing_reviews(data_dir)
     if missing:
         print(f"[report] reviews without text here (named in every notebook): {', '.join(missing)}", flush=True)
@@ -241,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     params = {"mode": s.mode, "encoder": s.encoder, "data_dir": s.data_dir, "out_dir": str(s.out_dir),
               "normalize": s.normalize, "seeds": a.seeds, "eval_cap": a.eval_cap, "reviews": a.reviews,
               "scheduler": s.scheduler, "device": s.device, "timing_architecture": s.timing_architecture,
-              "recompute": s.recompute}
+              "country": s.country, "recompute": s.recompute}
     total = time.perf_counter()
     try:
         failed = run_all(chosen, executed_dir, params, mode=s.mode, jobs=a.jobs)

@@ -451,3 +451,57 @@ def when_to_stop(summary: pd.DataFrame, evaluated: pd.DataFrame, *, rules, n_rev
         f"{stat.work_saved:.1%} of the reading where the oracle would save {pooled.loc[oracle_rule, 'work_saved']:.1%}, and "
         f"misses {target:.0%} recall in {stat.below / stat.runs:.1%} of runs (allowed: {1 - confidence:.0%}). {advice}",
         _bullets(lines))
+
+
+# ---------------------------------------------------------------- 09
+
+def cost_of_screening(methods: pd.DataFrame, power: dict, *, counts, timings: dict, country: str,
+                      seconds_per_abstract: float, n_reviews: int) -> Writeup:
+    """FLOPs, energy and reading saved per method; the study's time ratios beside FLOP ratios."""
+    m = methods.set_index("variant")
+    estimated = "estimated" in power["embedding"].source
+    energy_word = "estimated energy" if estimated else "measured energy"
+    per_wh = m["hours_saved_per_wh"].dropna()
+    best = per_wh.idxmax()
+    lines = [
+        f"**Reading saved per Wh** ({energy_word}, {seconds_per_abstract:.0f} s per abstract): {method_label(best)} "
+        f"saves {per_wh[best]:,.1f} hours of reading per Wh of compute; the study's LoRA {m.loc['lora', 'hours_saved_per_wh']:,.2f} "
+        f"and Base {m.loc['base', 'hours_saved_per_wh']:,.2f}.",
+        f"**Phase 1's price** (counted): {m.loc['lora', 'train_flops']:.3g} FLOPs per review and seed — the cost of "
+        f"embedding about {m.loc['lora', 'train_flops'] / m.loc['base', 'inference_flops_per_citation']:,.0f} citations — "
+        f"for a mean AWSS@95 of {m.loc['lora', 'awss']:.3f} against Base's {m.loc['base', 'awss']:.3f}.",
+        f"**Compression saves no FLOPs**: 4-bit weights multiply the same products in mixed precision "
+        f"({m.loc['lora+int4', 'inference_flops_per_citation']:.3g} vs {m.loc['lora', 'inference_flops_per_citation']:.3g} "
+        f"per citation) and Wanda's 50 % zeros are multiplied densely; what they change is bytes and, where kernels "
+        "exist, seconds (notebook 04).",
+        f"**Energy per review and seed** ({energy_word}, {country} grid, {power['embedding'].kg_co2_per_kwh * 1000:.0f} g "
+        f"CO₂e/kWh): LoRA {m.loc['lora', 'energy_wh']:.2f} Wh ({m.loc['lora', 'co2_g']:.2f} g CO₂e), Base "
+        f"{m.loc['base', 'energy_wh']:.2f} Wh, ASReview one-shot {m.loc['asreview-oneshot', 'energy_wh']:.3f} Wh. "
+        f"Power per phase: training {power['training'].watts:.1f} W, embedding {power['embedding'].watts:.1f} W, scoring "
+        f"{power['scoring'].watts:.1f} W — {power['embedding'].source}."]
+    rows = []
+    if "latency" in timings:
+        lat = timings["latency"]
+        lat = lat[lat.encoder == lat.encoder.iloc[0]].set_index(["device", "precision"])["median_s"]
+        for label, study_key, here in (("inference CPU: FP32 / INT8", ("inference CPU", "INT8"), ("cpu", "INT8 (dynamic)")),
+                                       ("inference CPU: FP32 / FP16", ("inference CPU", "FP16"), ("cpu", "FP16")),
+                                       ("inference GPU: FP32 / FP16", ("inference GPU", "FP16"), ("cuda", "FP16"))):
+            fp32 = study.LATENCY[(study_key[0], "FP32")] / study.LATENCY[study_key]
+            here_ratio = (lat[(here[0], "FP32")] / lat[here] if here in lat.index else float("nan"))
+            rows.append((label, fp32, here_ratio, 1.0))
+    if "training_time" in timings:
+        tr = timings["training_time"]
+        tr = tr[tr.encoder == tr.encoder.iloc[0]].set_index("precision")["seconds_per_step"]
+        rows.append(("training: FP32 / BF16", study.LATENCY[("training", "FP32")] / study.LATENCY[("training", "BF16")],
+                     tr["FP32"] / tr["BF16 autocast"], 1.0))
+    vs = pd.DataFrame(rows, columns=["speed-up", "study (Table 4, time)", "here (time, this machine)",
+                                     "FLOP ratio (counted, any machine)"])
+    return Writeup(
+        f"Per Wh of {energy_word}, {method_label(best)} saves the most reading ({per_wh[best]:,.1f} h of reading per Wh); "
+        f"the study's LoRA spends {m.loc['lora', 'train_flops']:.2g} FLOPs on phase 1 per review for "
+        f"{m.loc['lora', 'hours_saved']:.1f} h of reading saved; Base, without phase 1, saves {m.loc['base', 'hours_saved']:.1f} h.",
+        _bullets(lines), tables=(("study vs here: the study's speed-ups are time ratios on its machine; a lower precision "
+                                  "multiplies the same matrices, so its FLOP ratio is 1", vs, {"hide_index": True, "decimals": 2}),),
+        after=(f"FLOPs are counted matrix products of the encoder run ({n_reviews} review(s)); TF-IDF and ASReview's "
+               "models are not torch models and have no FLOP count here (their energy is their seconds at the scoring "
+               "power). " + ("Energy is codecarbon's estimate: this machine exposes no power meter." if estimated else "")))

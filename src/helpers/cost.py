@@ -1,0 +1,434 @@
+"""The cost of screening in the study's own terms: floating-point operations, energy and CO₂, and
+the human reading a method saves for it.
+
+**FLOPs are counted, not estimated.** torch's ``FlopCounterMode`` counts every matrix product
+that executes (2·m·n·k each; attention through the CPU attention kernel, which torch's own table
+lacks and ``SDPA`` adds), for a few text lengths of the encoder actually run. A BERT forward's
+count is exactly quadratic in a text's length (linear layers ∝ L, attention ∝ L²), so three
+lengths give every other one (``LengthCost``). A review's inference FLOPs then follow the
+embedding's own batching — texts sorted by length, batches of 32 padded to their longest — and
+phase 1's follow its own batches (the 16 training texts padded to their longest; each step embeds
+its distinct texts, forward and backward; AdamW's update has no matrix product and counts 0).
+Elementwise work (layer norms, activations) is not a matrix product and is not counted, as in
+the study's own accounting. A FLOP count depends only on the architecture, the token lengths
+and the schedule: it is derived for stored rows without recomputing them.
+
+**Energy** comes from codecarbon's offline tracker: measured where the hardware has a meter
+(RAPL on Intel CPUs, NVML on NVIDIA GPUs), otherwise codecarbon's estimate (CPU load × a TDP,
+plus a RAM constant) — every number then carries ``estimated``. Power is measured once per
+machine and phase (training, embedding, scoring); a row's energy is that power × the seconds it
+recorded. CO₂e = energy × the grid intensity codecarbon holds for the country.
+
+**The reader's side**: the records a reviewer does not read at the 95 % recall point, times the
+seconds a title and abstract take (30 s: about 5,000 abstracts in 40 h, Wallace et al. 2010;
+up to 72 s: 120 min per 100 citations, Devane et al. 2014).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+SECONDS_PER_ABSTRACT = 30.0          # Wallace et al. 2010: ~5,000 abstracts in 40 h
+SECONDS_PER_ABSTRACT_SLOW = 72.0     # Devane et al. 2014: 120 min per 100 citations
+COUNTRY = "BRA"                      # the study's (Brazil) grid
+COUNTING_LENGTHS = (16, 32, 64)      # three lengths fix the quadratic exactly
+
+
+def _sdpa_mapping() -> dict:
+    """FLOP formulas for the CPU attention kernel and its backward (torch's table has the CUDA ones)."""
+    import torch
+    from torch.utils.flop_counter import sdpa_backward_flop_count, sdpa_flop_count
+
+    aten = torch.ops.aten
+    return {aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *a, **kw: sdpa_flop_count(q, k, v),
+            aten._scaled_dot_product_flash_attention_for_cpu_backward:
+                lambda grad, q, k, v, *a, **kw: sdpa_backward_flop_count(grad, q, k, v)}
+
+
+def count_flops(work: Callable[[], object]) -> int:
+    """Matrix-product FLOPs of running ``work`` once."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False, custom_mapping=_sdpa_mapping()) as counter:
+        work()
+    return int(counter.get_total_flops())
+
+
+@dataclass(frozen=True)
+class LengthCost:
+    """FLOPs of one text of L tokens: quadratic·L² + linear·L + constant (exact for BERT)."""
+
+    quadratic: float
+    linear: float
+    constant: float
+
+    def __call__(self, length) -> np.ndarray:
+        length = np.asarray(length, dtype=float)
+        return self.quadratic * length ** 2 + self.linear * length + self.constant
+
+    @classmethod
+    def fit(cls, lengths, flops) -> LengthCost:
+        """The quadratic through three counted (length, FLOPs) points."""
+        if len(lengths) != 3:
+            raise ValueError("three lengths fix a quadratic")
+        return cls(*np.linalg.solve(np.vander(np.asarray(lengths, dtype=float), 3), np.asarray(flops, dtype=float)))
+
+
+def _token_batch(encoder, n: int, length: int) -> dict:
+    import torch
+
+    ids = torch.full((n, length), 5, dtype=torch.long)
+    ids[:, 0] = encoder.tokenizer.cls_token_id or 0
+    return {"input_ids": ids.to(encoder.device), "attention_mask": torch.ones_like(ids).to(encoder.device)}
+
+
+def forward_cost(encoder, lengths=COUNTING_LENGTHS) -> LengthCost:
+    """Counted FLOPs of embedding one text, as a function of its length."""
+    import torch
+
+    def flops(length: int) -> int:
+        batch = _token_batch(encoder, 1, length)
+        with torch.no_grad():
+            return count_flops(lambda: encoder.model(**batch))
+
+    return LengthCost.fit(lengths, [flops(n) for n in lengths])
+
+
+def training_cost(encoder, args, lengths=COUNTING_LENGTHS) -> LengthCost:
+    """Counted FLOPs of one phase-1 text in a training step (forward and backward through a fresh
+    LoRA adapter of ``args``), as a function of its length: a step of 2 pairs over 4 texts / 4."""
+    from .contrastive import make_optimizer, training_step, with_lora
+
+    adapted = with_lora(encoder, args, seed=0)
+    adapted.model.train()
+    optimizer = make_optimizer(adapted.model, args)
+    pairs = np.array([(0, 1, 1), (2, 3, 0)])
+
+    def flops(length: int) -> float:
+        batch = _token_batch(encoder, 4, length)
+        return count_flops(lambda: training_step(adapted, batch, pairs, optimizer, args)) / 4
+
+    return LengthCost.fit(lengths, [flops(n) for n in lengths])
+
+
+def embedding_flops(cost: LengthCost, token_counts, *, max_length: int, batch_size: int = 32) -> float:
+    """FLOPs of embedding texts of these token counts as ``Encoder.embed`` batches them: truncated
+    at ``max_length``, sorted longest first, batches of ``batch_size`` padded to their longest."""
+    lengths = np.sort(np.minimum(np.asarray(token_counts), max_length))[::-1]
+    longest = lengths[::batch_size]
+    sizes = np.diff(np.r_[np.arange(0, len(lengths), batch_size), len(lengths)])
+    return float(np.sum(sizes * cost(longest)))
+
+
+def phase1_flops(cost: LengthCost, train_token_counts, train_labels, args, *, seed: int, max_length: int) -> float:
+    """FLOPs of phase 1 on a review's 16 as ``contrastive.train_lora`` runs it: the same pairs and
+    batches (seeded), every step embedding its distinct texts padded to the longest of the 16."""
+    from .fewshot import all_pairs, make_pairs, stratified_batches
+
+    labels = np.asarray(train_labels)
+    pairs = (all_pairs(labels) if args.pairs == "all"
+             else make_pairs(labels, n_positive=args.n_positive, n_negative=args.n_negative, seed=seed))
+    length = min(int(np.max(train_token_counts)), max_length)
+    texts = sum(len(np.unique(batch[:, :2])) for epoch in range(args.epochs)
+                for batch in stratified_batches(pairs, batch_size=args.batch_size, seed=seed * 1000 + epoch))
+    return float(texts * cost(length))
+
+
+# ---------------------------------------------------------------- energy
+
+@dataclass(frozen=True)
+class Power:
+    """Average power of one phase of work on this machine, and where the number comes from."""
+
+    phase: str
+    watts: float            # CPU + RAM (+ GPU) power while the work ran
+    source: str             # "rapl", "nvml", or "estimated (...)"
+    kg_co2_per_kwh: float   # the grid intensity codecarbon holds for the country
+    country: str
+    seconds: float          # how long the measurement ran
+
+
+def energy_source(tracker) -> str:
+    """How codecarbon obtained the CPU's power: a meter, or its own estimate (said so)."""
+    cpu = next((h for h in tracker._hardware if type(h).__name__ == "CPU"), None)
+    mode = getattr(cpu, "_mode", "")
+    gpus = [h for h in tracker._hardware if type(h).__name__ == "GPU"]
+    if mode == "intel_rapl":
+        return "rapl" + (" + nvml" if gpus else "")
+    detail = f"CPU load × TDP {getattr(cpu, '_tdp', '?')} W" + (" (generic)" if getattr(cpu, "_is_generic_tdp", False) else "")
+    return f"estimated (codecarbon: {detail}, RAM constant)" + (" + nvml" if gpus else "")
+
+
+def measure_power(phase: str, work: Callable[[], object], *, country: str = COUNTRY, min_seconds: float = 20.0) -> Power:
+    """Run ``work`` (repeatedly, for at least ``min_seconds``) under codecarbon's offline tracker
+    and return the average power and the grid intensity. No network, nothing written."""
+    import logging
+
+    from codecarbon import OfflineEmissionsTracker
+
+    logging.getLogger("codecarbon").setLevel(logging.ERROR)
+    tracker = OfflineEmissionsTracker(country_iso_code=country, measure_power_secs=1, save_to_file=False,
+                                      log_level="error", tracking_mode="machine")
+    tracker.start()
+    start = time.perf_counter()
+    while time.perf_counter() - start < min_seconds:
+        work()
+    kg = tracker.stop()
+    data = tracker.final_emissions_data
+    kwh = data.energy_consumed
+    return Power(phase, kwh * 3.6e6 / data.duration, energy_source(tracker), kg / kwh if kwh else float("nan"),
+                 country, data.duration)
+
+
+def reading_hours_saved(n_eval, n_eval_included, tpr, tnr, *, seconds_per_abstract: float = SECONDS_PER_ABSTRACT):
+    """Hours of reading a reviewer does not spend when stopping at the 95 % recall point: the
+    records ranked below the threshold (true and false negatives) × seconds per abstract."""
+    n_eval, included = np.asarray(n_eval, dtype=float), np.asarray(n_eval_included, dtype=float)
+    read = np.asarray(tpr) * included + (1 - np.asarray(tnr)) * (n_eval - included)
+    return (n_eval - read) * seconds_per_abstract / 3600
+
+
+# ---------------------------------------------------------------- every stored row's FLOPs
+
+class FlopCounts:
+    """Counted per-length costs of one encoder, computed once each: its forward, a forward through
+    a LoRA adapter of given arguments, a phase-1 text with given arguments."""
+
+    def __init__(self, encoder):
+        self.encoder = encoder
+        self._memo: dict = {}
+
+    def _get(self, key, compute):
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def base(self) -> LengthCost:
+        return self._get("base", lambda: forward_cost(self.encoder))
+
+    def adapted(self, args) -> LengthCost:
+        from .contrastive import with_lora
+
+        return self._get(("adapted", args), lambda: forward_cost(with_lora(self.encoder, args, seed=0)))
+
+    def training(self, args) -> LengthCost:
+        return self._get(("training", args), lambda: training_cost(self.encoder, args))
+
+
+def _args(training: dict):
+    from .config import TrainingArgs
+
+    return TrainingArgs(**{k: tuple(v) if isinstance(v, list) else v for k, v in training.items()})
+
+
+def row_flops(row, settings: dict, split_tokens: Callable, counts: FlopCounts) -> tuple[float, float, str]:
+    """(training FLOPs, inference FLOPs, what was counted) of screening one review × seed with a
+    row's method, from scratch: derived from the row's key (its settings) and the review's token
+    counts — nothing is re-run. ``split_tokens(review, seed)`` gives the training and evaluation
+    texts' token counts and the training labels of that split. Methods that run no torch model
+    (TF-IDF, ASReview's models) are "not measured", never 0; where only the embedding part of a
+    method is a torch model, that part is counted and the label says so."""
+    from dataclasses import replace
+
+    length = counts.encoder.max_length
+    train_tokens, eval_tokens, labels = split_tokens(row["review"], int(row["seed"]))
+    embed = lambda cost, tokens: embedding_flops(cost, tokens, max_length=length)  # noqa: E731
+    phase1 = lambda args, review, seed: phase1_flops(  # noqa: E731
+        counts.training(args), *split_tokens(review, seed)[0::2], args, seed=seed, max_length=length)
+    if "composed_from" in settings:  # skills composed from several reviews' phase-1 adapters
+        args = _args(settings["training"])
+        train = sum(phase1(args, review, int(row["seed"])) for review, _ in settings["composed_from"])
+        if settings.get("phase1"):
+            train += phase1(args, row["review"], int(row["seed"]))
+        composed = counts.adapted(replace(args, rank=settings["composition"].get("rank", args.rank)))
+        return train, embed(composed, train_tokens) + embed(composed, eval_tokens), "counted"
+    if "embedding" in settings:  # lexical ⊕ semantic: only the embedding part runs a torch model
+        inner = settings["embedding"]
+        train, inference, _ = row_flops(row, inner, split_tokens, counts)
+        return train, inference, "embedding part only (the lexical model is not counted)"
+    if "features" in settings:  # ASReview's simulation on this project's embeddings of every record
+        if settings["features"] == "tfidf":
+            return float("nan"), float("nan"), "not measured (no torch model)"
+        return 0.0, embed(counts.base(), train_tokens) + embed(counts.base(), eval_tokens), \
+            "embedding part only (ASReview's model is not counted)"
+    if "training" not in settings:
+        if settings.get("head") and ("ngram_range" not in settings):
+            return 0.0, embed(counts.base(), train_tokens) + embed(counts.base(), eval_tokens), "counted"
+        return float("nan"), float("nan"), ("not measured (no torch model)" if "setfit" not in settings
+                                             else "not measured (setfit's own training is not counted here)")
+    args = _args(settings["training"])
+    train = phase1(args, row["review"], int(row["seed"]))
+    adapted = counts.adapted(args)
+    if "n_layers" in settings:  # CKA: a short all-layer run first (the layers then chosen are not known here)
+        short = replace(args, epochs=settings["short_epochs"], layers="all")
+        train += phase1(short, row["review"], int(row["seed"]))
+        return train, embed(adapted, train_tokens) + embed(adapted, eval_tokens), "counted (layers as the study's)"
+    inference = embed(adapted, train_tokens) + embed(adapted, eval_tokens)
+    if "bits" in settings:
+        return train, inference, f"mixed ({settings['bits']}-bit weights × float activations; counted as float)"
+    if "sparsity" in settings:  # Wanda multiplies densely: the same FLOPs, plus its calibration pass
+        return train + embed(adapted, train_tokens), inference, "counted (pruned weights multiplied densely)"
+    return train, inference, "counted"
+
+
+def row_energy(row, powers: dict) -> float:
+    """Watt-hours of a row: each phase's power × the seconds the row recorded for it (training,
+    embedding; the rest of its seconds at the scoring phase's power)."""
+    train = 0.0 if np.isnan(row.get("train_seconds", np.nan)) else float(row["train_seconds"])
+    embed = 0.0 if np.isnan(row.get("embed_seconds", np.nan)) else float(row["embed_seconds"])
+    rest = max(float(row["seconds"]) - train - embed, 0.0)
+    return (powers["training"].watts * train + powers["embedding"].watts * embed + powers["scoring"].watts * rest) / 3600
+
+
+POWER_SECONDS = 20.0  # how long each phase's power is measured
+
+
+def stored_power(encoder, args, *, device: str, folder, country: str = COUNTRY, recompute: bool = False,
+                 min_seconds: float = POWER_SECONDS) -> dict:
+    """Each phase's ``Power`` on this machine, measured once and stored as an artefact keyed by the
+    machine's fingerprint (notebooks 04 and 09 share it)."""
+    import pandas as pd
+
+    from .artefacts import library_versions, machine_fingerprint, stored
+
+    key = {"machine": machine_fingerprint(device), "country": country, "seconds": min_seconds,
+           "versions": library_versions("codecarbon"), "encoder": encoder.identity()}
+    table = stored("power", key, lambda: {"table": pd.DataFrame([vars(p) for p in machine_power(
+        encoder, args, country=country, min_seconds=min_seconds)])}, folder=folder, recompute=recompute)["table"]
+    return {row.phase: Power(**row._asdict()) for row in table.itertuples(index=False)}
+
+
+def machine_power(encoder, args, *, country: str = COUNTRY, min_seconds: float = POWER_SECONDS) -> list[Power]:
+    """Each phase's power on this machine, measured once: phase 1 (training steps of the encoder
+    through a LoRA adapter), embedding (forwards of a full batch), scoring (TF-IDF and a linear
+    model, as the peers and heads run)."""
+    import torch
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.svm import LinearSVC
+
+    from .contrastive import make_optimizer, training_step, with_lora
+
+    adapted = with_lora(encoder, args, seed=0)
+    adapted.model.train()
+    optimizer = make_optimizer(adapted.model, args)
+    train_batch = _token_batch(encoder, 8, encoder.max_length)
+    pairs = np.array([(0, 1, 1), (2, 3, 1), (4, 5, 0), (6, 7, 0)])
+    embed_batch = _token_batch(encoder, 32, encoder.max_length)
+    rng = np.random.default_rng(0)
+    words = [f"w{k}" for k in range(2000)]
+    texts = [" ".join(rng.choice(words, 200)) for _ in range(2000)]
+    labels = rng.integers(0, 2, len(texts))
+
+    def embed():
+        with torch.no_grad():
+            encoder.model(**embed_batch)
+
+    def score():
+        LinearSVC().fit(TfidfVectorizer(ngram_range=(1, 2)).fit_transform(texts), labels)
+
+    return [measure_power("training", lambda: training_step(adapted, train_batch, pairs, optimizer, args), country=country,
+                          min_seconds=min_seconds),
+            measure_power("embedding", embed, country=country, min_seconds=min_seconds),
+            measure_power("scoring", score, country=country, min_seconds=min_seconds)]
+
+
+def cost_table(rows, counts: FlopCounts, split_tokens: Callable, powers: dict, *,
+               seconds_per_abstract: float = SECONDS_PER_ABSTRACT) -> "pd.DataFrame":
+    """Every row with its derived costs: training and inference FLOPs (and what was counted),
+    inference FLOPs per citation, energy (Wh) and CO₂e (g) with their source, and the hours of
+    reading it saves at the 95 % recall point, per Wh."""
+    import json
+
+    import pandas as pd
+
+    out = []
+    intensity = powers["embedding"].kg_co2_per_kwh
+    for _, row in rows.iterrows():
+        train, inference, counted = row_flops(row, json.loads(row["settings"]), split_tokens, counts)
+        energy = row_energy(row, powers)
+        hours = float(reading_hours_saved(row["n_eval"], row["n_eval_included"], row["tpr"], row["tnr"],
+                                          seconds_per_abstract=seconds_per_abstract))
+        out.append({"review": row["review"], "seed": int(row["seed"]), "variant": row["variant"], "awss": row["awss"],
+                    "train_flops": train, "inference_flops": inference, "flops_counted": counted,
+                    "inference_flops_per_citation": inference / (row["n_train"] + row["n_eval"]),
+                    "energy_wh": energy, "co2_g": energy / 1000 * intensity * 1000,
+                    "hours_saved": hours, "hours_saved_slow": hours * SECONDS_PER_ABSTRACT_SLOW / seconds_per_abstract,
+                    "hours_saved_per_wh": hours / energy if energy > 0 else float("nan")})
+    return pd.DataFrame(out)
+
+
+def method_costs(table) -> "pd.DataFrame":
+    """Per method: the mean over reviews (of the mean over seeds) of each cost, with a bootstrap
+    95 % CI over reviews (helpers.stats), and what its FLOPs count covers."""
+    import pandas as pd
+
+    from .stats import mean_with_ci
+
+    columns = ("awss", "train_flops", "inference_flops_per_citation", "energy_wh", "co2_g", "hours_saved",
+               "hours_saved_slow", "hours_saved_per_wh")
+    out = []
+    for variant, group in table.groupby("variant", sort=False):
+        per_review = group.groupby("review")[list(columns)].mean()
+        entry = {"variant": variant, "reviews": len(per_review), "rows": len(group),
+                 "flops_counted": group["flops_counted"].iloc[0]}
+        for column in columns:
+            values = per_review[column].to_numpy()
+            if np.isnan(values).all():
+                entry.update({column: float("nan"), f"{column}_ci_low": float("nan"), f"{column}_ci_high": float("nan")})
+                continue
+            mean, low, high = mean_with_ci(values)
+            entry.update({column: mean, f"{column}_ci_low": low, f"{column}_ci_high": high})
+        out.append(entry)
+    return pd.DataFrame(out)
+
+
+def pareto_front(cost, benefit) -> np.ndarray:
+    """Positions of the points no other point beats on both lower cost and higher benefit (ties
+    on both kept), ordered by cost: the front a reader would choose from."""
+    cost, benefit = np.asarray(cost, dtype=float), np.asarray(benefit, dtype=float)
+    keep = [i for i in range(len(cost)) if not np.isnan(cost[i]) and not any(
+        (cost[j] <= cost[i] and benefit[j] >= benefit[i] and (cost[j] < cost[i] or benefit[j] > benefit[i]))
+        for j in range(len(cost)) if j != i and not np.isnan(cost[j]))]
+    return np.array(sorted(keep, key=lambda i: cost[i]), dtype=int)
+
+
+def split_token_counts(lengths, config) -> Callable:
+    """``(review, seed) -> (training token counts, evaluation token counts, training labels)`` of the
+    sweep's split, from a table of every citation's token count (``data.token_lengths``, in table
+    order). Each split is drawn once."""
+    from functools import lru_cache
+
+    from .trial import prepare_review
+
+    by_review = {r: g["n_tokens"].to_numpy() for r, g in lengths.groupby("review", sort=False)}
+
+    @lru_cache(maxsize=None)
+    def split(review: str, seed: int):
+        data = prepare_review(review, seed, n_per_class=config.n_per_class, eval_cap=config.eval_cap,
+                              data_dir=config.data_dir)
+        counts = by_review[review]
+        return counts[data.split.train], counts[data.split.eval], data.train_labels
+
+    return split
+
+
+def with_batch_costs(latency, flops: dict, power: dict):
+    """Notebook 04's latency table with each batch's counted FLOPs (the same products at every
+    precision) and its energy at the embedding phase's power."""
+    per_text = {name: counts.base() for name, counts in flops.items()}
+    return latency.assign(
+        flops_per_batch=[r.batch * float(per_text[r.encoder](r.tokens)) for r in latency.itertuples()],
+        energy_wh_per_batch=latency["median_s"] * power["embedding"].watts / 3600)
+
+
+def with_step_costs(training, flops: dict, power: dict, *, training_args):
+    """Notebook 04's phase-1 table with each step's counted FLOPs (2 texts a pair, forward and
+    backward) and its energy at the training phase's power."""
+    return training.assign(
+        flops_per_step=[2 * r.pairs * float(flops[r.encoder].training(training_args)(r.tokens))
+                        for r in training.itertuples()],
+        energy_wh_per_step=training["seconds_per_step"] * power["training"].watts / 3600)

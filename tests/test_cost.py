@@ -1,0 +1,90 @@
+"""FLOPs counted on a tiny BERT against the analytic count, the batching arithmetic of inference
+and phase 1 against counting the real run, energy's provenance, and the reading-time arithmetic."""
+
+import numpy as np
+import pytest
+
+from conftest import synthetic_texts
+from helpers import cost
+from helpers.config import TrainingArgs
+from helpers.encoder import load_encoder
+
+FAST = TrainingArgs(n_positive=8, n_negative=8, epochs=1)
+
+
+@pytest.fixture
+def enc(tiny_sentence_encoder_dir):
+    return load_encoder(str(tiny_sentence_encoder_dir), cache_dir=None)
+
+
+def analytic(config, length: int) -> int:
+    """2·m·n·k per matrix product of one BERT forward on one text of ``length`` tokens: Q, K, V and
+    output projections (4·2·L·h²), attention scores and weighted values (2·2·L²·h), the
+    feed-forward (2·2·L·h·i) in every layer, and the pooler's dense layer on [CLS] (2·h²)."""
+    h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    return layers * (8 * length * h * h + 4 * length * length * h + 4 * length * h * i) + 2 * h * h
+
+
+def test_a_forward_counts_every_matrix_product_attention_included(enc):
+    fitted = cost.forward_cost(enc)
+    for length in (16, 48, 100):
+        assert fitted(length) == pytest.approx(analytic(enc.model.config, length), rel=1e-12)
+
+
+def test_inference_flops_follow_the_embeddings_batches():
+    unit = cost.LengthCost(0.0, 1.0, 0.0)  # one FLOP per token: the padding shows
+    assert cost.embedding_flops(unit, [10, 30, 20, 5], max_length=25, batch_size=2) == 2 * 25 + 2 * 10
+    assert cost.embedding_flops(unit, [7], max_length=512) == 7
+
+
+def test_phase_1_flops_equal_counting_the_real_training(enc):
+    from helpers.contrastive import train_lora
+
+    texts = synthetic_texts(16, seed=3)
+    labels = np.r_[np.ones(8, int), np.zeros(8, int)]
+    counted = cost.count_flops(lambda: train_lora(enc, texts, labels, seed=2, args=FAST, progress=False))
+    lengths = [len(ids) for ids in enc.tokenizer(texts)["input_ids"]]
+    derived = cost.phase1_flops(cost.training_cost(enc, FAST), lengths, labels, FAST, seed=2, max_length=enc.max_length)
+    assert derived == pytest.approx(counted, rel=1e-9)
+    assert derived > cost.embedding_flops(cost.forward_cost(enc), lengths, max_length=enc.max_length)
+
+
+def test_power_is_measured_or_labelled_estimated():
+    power = cost.measure_power("scoring", lambda: np.linalg.svd(np.random.default_rng(0).random((200, 200))),
+                               min_seconds=1.0)
+    assert power.watts > 0 and power.seconds >= 1.0 and power.country == "BRA" and power.kg_co2_per_kwh > 0
+    assert power.source.startswith(("rapl", "estimated (codecarbon"))
+
+
+def test_reading_time_saved_on_a_hand_made_case():
+    # 1,000 records, 50 included: 48 found (TPR 0.96) after reading 48 + 95 (TNR 0.9) = 143
+    hours = cost.reading_hours_saved(1000, 50, 0.96, 0.9)
+    assert hours == pytest.approx((1000 - 143) * 30 / 3600)
+    assert cost.reading_hours_saved(1000, 50, 0.96, 0.9, seconds_per_abstract=72) == pytest.approx(hours * 72 / 30)
+
+
+def test_the_pareto_front_keeps_what_nothing_beats_on_both():
+    cost_, benefit = [1, 2, 3, 4, np.nan], [0.2, 0.5, 0.4, 0.9, 1.0]
+    assert cost.pareto_front(cost_, benefit).tolist() == [0, 1, 3]  # 3 costs more than 1 for less; NaN has no cost
+
+
+def test_a_row_s_flops_come_from_its_settings(enc):
+    import json
+
+    from helpers.peers import TFIDF_LR
+    from helpers.variants import Base, Lora, LoraQuantized
+    from helpers.config import SweepConfig
+
+    counts = cost.FlopCounts(enc)
+    tokens = lambda review, seed: ([20] * 16, [30] * 100, np.r_[np.ones(8, int), np.zeros(8, int)])  # noqa: E731
+    config = SweepConfig(training=FAST)
+    row = {"review": "nsaids", "seed": 0}
+    settings = lambda v: json.loads(json.dumps(v.settings(config, "nsaids")))  # noqa: E731
+    base = cost.row_flops(row, settings(Base()), tokens, counts)
+    lora = cost.row_flops(row, settings(Lora()), tokens, counts)
+    int4 = cost.row_flops(row, settings(LoraQuantized()), tokens, counts)
+    tfidf = cost.row_flops(row, settings(TFIDF_LR), tokens, counts)
+    assert base[0] == 0 and base[1] == pytest.approx(16 * counts.base()(20) + 100 * counts.base()(30)) and base[2] == "counted"
+    assert lora[0] > 0 and lora[1] > base[1]  # phase 1, and LoRA's own products on every text
+    assert int4[:2] == lora[:2] and int4[2].startswith("mixed (4-bit")
+    assert np.isnan(tfidf[0]) and np.isnan(tfidf[1]) and tfidf[2].startswith("not measured")
