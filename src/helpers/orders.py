@@ -43,9 +43,9 @@ def order_of(trial, variant, *, folder: Path, recompute: bool = False) -> dict:
 
 def orders(config, reviews: list[str], seeds: list[int], variants, *, folder: Path, recompute: bool = False,
            progress: bool = True) -> pd.DataFrame:
-    """Every review × seed × method's reading order (one row each: review, seed, variant, labels in
-    reading order, n_total), each stored as it lands, so an interrupted run resumes where it stopped.
-    One trial per review and seed, shared by its methods."""
+    """Every review × seed × method's reading order (one row each: review, seed, variant, the row
+    key it belongs to, labels in reading order, n_total), each stored as it lands, so an
+    interrupted run resumes where it stopped. One trial per review and seed, shared by its methods."""
     from .trial import Trial
 
     rows = []
@@ -53,6 +53,6 @@ def orders(config, reviews: list[str], seeds: list[int], variants, *, folder: Pa
         trial = Trial(config, review, seed)
         for variant in variants:
             order = order_of(trial, variant, folder=folder, recompute=recompute)
-            rows.append({"review": review, "seed": seed, "variant": variant.name, "labels": order["labels"],
-                         "n_total": int(order["n_total"])})
+            rows.append({"review": review, "seed": seed, "variant": variant.name, "key": trial.key(variant).hash,
+                         "labels": order["labels"], "n_total": int(order["n_total"])})
     return pd.DataFrame(rows)

@@ -217,8 +217,13 @@ def evaluate(orders, rules: Rules) -> "pd.DataFrame":
             result = stop if isinstance(stop, dict) else outcome(labels, stop)
             out.append({"review": run.review, "seed": run.seed, "variant": run.variant, **result,
                         "below_target": result["recall"] < rules.recall_target - 1e-12,
-                        "p_value": getattr(stop, "p_value", None), "recall_bound": getattr(stop, "recall_bound", None)})
+                        "p_value": _number(getattr(stop, "p_value", None)),
+                        "recall_bound": _number(getattr(stop, "recall_bound", None))})
     return pd.DataFrame(out)
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def summarise(evaluated, *, confidence: float = 0.95) -> "pd.DataFrame":
