@@ -49,11 +49,26 @@ def test_phase_1_flops_equal_counting_the_real_training(enc):
     assert derived > cost.embedding_flops(cost.forward_cost(enc), lengths, max_length=enc.max_length)
 
 
-def test_power_is_measured_or_labelled_estimated():
-    power = cost.measure_power("scoring", lambda: np.linalg.svd(np.random.default_rng(0).random((200, 200))),
-                               min_seconds=1.0)
+def test_power_is_measured_or_labelled_estimated_with_the_flop_rate_kept_meanwhile():
+    calls = []
+    power = cost.measure_power("embedding", lambda: calls.append(np.linalg.svd(np.random.default_rng(0).random((200, 200)))),
+                               min_seconds=1.0, flops_per_call=1e6)
     assert power.watts > 0 and power.seconds >= 1.0 and power.country == "BRA" and power.kg_co2_per_kwh > 0
     assert power.source.startswith(("rapl", "estimated (codecarbon"))
+    assert len(calls) * 1e6 / power.flops_per_second == pytest.approx(power.seconds, rel=0.1)
+    assert np.isnan(cost.measure_power("scoring", lambda: None, min_seconds=0.2).flops_per_second)
+
+
+def test_a_row_s_energy_costs_counted_flops_at_the_machine_s_rate_and_other_work_its_recorded_seconds():
+    powers = {phase: cost.Power(phase, watts, "estimated (test)", 0.1, "BRA", 20.0, rate)
+              for phase, watts, rate in (("training", 36.0, 1e9), ("embedding", 18.0, 2e9), ("scoring", 7.2, np.nan))}
+    # a cached embedding recorded 0.01 s: its 4e10 counted FLOPs take 20 s at 2e9 FLOP/s, 18 W → 0.1 Wh;
+    # phase 1's 3.6e9 FLOPs take 3.6 s at 36 W → 0.036 Wh; the head's 1 s left at 7.2 W → 0.002 Wh
+    row = {"seconds": 6.01, "train_seconds": 5.0, "embed_seconds": 0.01}
+    assert cost.row_energy(row, powers, train_flops=3.6e9, inference_flops=4e10) == pytest.approx(0.1 + 0.036 + 0.002)
+    # no FLOP count (TF-IDF, setfit): the seconds it recorded, each at its phase's power
+    assert cost.row_energy(row, powers) == pytest.approx((36 * 5 + 18 * 0.01 + 7.2 * 1.0) / 3600)
+    assert cost.row_energy({"seconds": 10.0}, powers) == pytest.approx(7.2 * 10 / 3600)
 
 
 def test_reading_time_saved_on_a_hand_made_case():

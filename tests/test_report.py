@@ -137,4 +137,5 @@ def test_every_notebook_runs_end_to_end_and_a_rerun_reuses_every_row_and_artefac
     assert report.main(argv) == 0
     again = usage(capsys.readouterr().out)
     assert again["rows_computed"] == 0 and again["artefacts_computed"] == 0
-    assert again["artefacts_reused"] == first["artefacts_computed"] and again["rows_reused"] >= first["rows_computed"]
+    # >=: notebooks share some artefacts (04 and 09 the power, 01 and 09 the token lengths), each reuse counted
+    assert again["artefacts_reused"] >= first["artefacts_computed"] and again["rows_reused"] >= first["rows_computed"]

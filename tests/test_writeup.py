@@ -182,10 +182,11 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
         embed_seconds=np.where(rows_of(list(variants)).variant.isin(["base", "lora", "lora+int4"]), 5.0, np.nan))
     counts = cost.FlopCounts(load_encoder(str(tiny_sentence_encoder_dir), cache_dir=None))
     split = lambda review, seed: (np.full(16, 40), np.full(284, 60), np.r_[np.ones(8, int), np.zeros(8, int)])  # noqa: E731
-    power = {phase: cost.Power(phase, 30.0, "estimated (test)", 0.1, "BRA", 1.0) for phase in ("training", "embedding", "scoring")}
+    power = {phase: cost.Power(phase, 30.0, "estimated (test)", 0.1, "BRA", 1.0, rate)
+             for phase, rate in (("training", 1e9), ("embedding", 2e9), ("scoring", np.nan))}
     methods = cost.method_costs(cost.cost_table(rows, counts, split, power))
     w = writeup.cost_of_screening(methods, power, counts=counts, timings={}, country="BRA", seconds_per_abstract=30,
                                   n_reviews=1)
     per_wh = methods.set_index("variant")["hours_saved_per_wh"]
     assert f"({per_wh.max():,.1f} h of reading per Wh)" in w.headline and "estimated energy" in w.headline
-    assert "Energy is codecarbon's estimate" in w.after
+    assert "Energy is codecarbon's estimate" in w.after and "(1 GFLOP/s training, 2 GFLOP/s embedding)" in w.body

@@ -16,8 +16,10 @@ and the schedule: it is derived for stored rows without recomputing them.
 **Energy** comes from codecarbon's offline tracker: measured where the hardware has a meter
 (RAPL on Intel CPUs, NVML on NVIDIA GPUs), otherwise codecarbon's estimate (CPU load × a TDP,
 plus a RAM constant) — every number then carries ``estimated``. Power is measured once per
-machine and phase (training, embedding, scoring); a row's energy is that power × the seconds it
-recorded. CO₂e = energy × the grid intensity codecarbon holds for the country.
+machine and phase (training, embedding, scoring), with the FLOP rate the machine kept meanwhile.
+A torch phase of a row costs its counted FLOPs at that rate and power (the seconds a row recorded
+are its own only where nothing came from the cache: Base's embeddings serve a review's five
+seeds, and only the first records their time); other work costs the seconds it recorded. CO₂e = energy × the grid intensity codecarbon holds for the country.
 
 **The reader's side**: the records a reviewer does not read at the 95 % recall point, times the
 seconds a title and abstract take (30 s: about 5,000 abstracts in 40 h, Wallace et al. 2010;
@@ -150,6 +152,7 @@ class Power:
     kg_co2_per_kwh: float   # the grid intensity codecarbon holds for the country
     country: str
     seconds: float          # how long the measurement ran
+    flops_per_second: float = float("nan")  # counted FLOPs done per second meanwhile (NaN: not a torch model)
 
 
 def energy_source(tracker) -> str:
@@ -163,9 +166,11 @@ def energy_source(tracker) -> str:
     return f"estimated (codecarbon: {detail}, RAM constant)" + (" + nvml" if gpus else "")
 
 
-def measure_power(phase: str, work: Callable[[], object], *, country: str = COUNTRY, min_seconds: float = 20.0) -> Power:
+def measure_power(phase: str, work: Callable[[], object], *, country: str = COUNTRY, min_seconds: float = 20.0,
+                  flops_per_call: float = float("nan")) -> Power:
     """Run ``work`` (repeatedly, for at least ``min_seconds``) under codecarbon's offline tracker
-    and return the average power and the grid intensity. No network, nothing written."""
+    and return the average power, the grid intensity and, given the FLOPs of one call, the FLOP
+    rate kept meanwhile. No network, nothing written."""
     import logging
 
     from codecarbon import OfflineEmissionsTracker
@@ -174,14 +179,16 @@ def measure_power(phase: str, work: Callable[[], object], *, country: str = COUN
     tracker = OfflineEmissionsTracker(country_iso_code=country, measure_power_secs=1, save_to_file=False,
                                       log_level="error", tracking_mode="machine")
     tracker.start()
-    start = time.perf_counter()
+    start, calls = time.perf_counter(), 0
     while time.perf_counter() - start < min_seconds:
         work()
+        calls += 1
+    seconds = time.perf_counter() - start
     kg = tracker.stop()
     data = tracker.final_emissions_data
     kwh = data.energy_consumed
     return Power(phase, kwh * 3.6e6 / data.duration, energy_source(tracker), kg / kwh if kwh else float("nan"),
-                 country, data.duration)
+                 country, data.duration, calls * flops_per_call / seconds)
 
 
 def reading_hours_saved(n_eval, n_eval_included, tpr, tnr, *, seconds_per_abstract: float = SECONDS_PER_ABSTRACT):
@@ -275,12 +282,19 @@ def row_flops(row, settings: dict, split_tokens: Callable, counts: FlopCounts) -
     return train, inference, "counted"
 
 
-def row_energy(row, powers: dict) -> float:
-    """Watt-hours of a row: each phase's power × the seconds the row recorded for it (training,
-    embedding; the rest of its seconds at the scoring phase's power)."""
-    train = 0.0 if np.isnan(row.get("train_seconds", np.nan)) else float(row["train_seconds"])
-    embed = 0.0 if np.isnan(row.get("embed_seconds", np.nan)) else float(row["embed_seconds"])
-    rest = max(float(row["seconds"]) - train - embed, 0.0)
+def row_energy(row, powers: dict, *, train_flops: float = float("nan"), inference_flops: float = float("nan")) -> float:
+    """Watt-hours of a row. Training and embedding with counted FLOPs take the seconds those FLOPs
+    take at the rate this machine kept for that phase while its power was measured — not the
+    seconds the row recorded, which are near zero where the work came from the cache (a review's
+    Base embeddings are computed for its first seed and reused by the others). Work without a
+    FLOP count costs the seconds it recorded for that phase; the rest of a row's seconds (heads,
+    TF-IDF, active-learning simulation) run at the scoring phase's power."""
+    recorded = {k: 0.0 if np.isnan(row.get(k, np.nan)) else float(row[k]) for k in ("train_seconds", "embed_seconds")}
+    train = (train_flops / powers["training"].flops_per_second if np.isfinite(train_flops)
+             else recorded["train_seconds"])
+    embed = (inference_flops / powers["embedding"].flops_per_second if np.isfinite(inference_flops)
+             else recorded["embed_seconds"])
+    rest = max(float(row["seconds"]) - recorded["train_seconds"] - recorded["embed_seconds"], 0.0)
     return (powers["training"].watts * train + powers["embedding"].watts * embed + powers["scoring"].watts * rest) / 3600
 
 
@@ -295,7 +309,7 @@ def stored_power(encoder, args, *, device: str, folder, country: str = COUNTRY, 
 
     from .artefacts import library_versions, machine_fingerprint, stored
 
-    key = {"machine": machine_fingerprint(device), "country": country, "seconds": min_seconds,
+    key = {"machine": machine_fingerprint(device), "country": country, "seconds": min_seconds, "flop_rate": True,
            "versions": library_versions("codecarbon"), "encoder": encoder.identity()}
     table = stored("power", key, lambda: {"table": pd.DataFrame([vars(p) for p in machine_power(
         encoder, args, country=country, min_seconds=min_seconds)])}, folder=folder, recompute=recompute)["table"]
@@ -303,9 +317,9 @@ def stored_power(encoder, args, *, device: str, folder, country: str = COUNTRY, 
 
 
 def machine_power(encoder, args, *, country: str = COUNTRY, min_seconds: float = POWER_SECONDS) -> list[Power]:
-    """Each phase's power on this machine, measured once: phase 1 (training steps of the encoder
-    through a LoRA adapter), embedding (forwards of a full batch), scoring (TF-IDF and a linear
-    model, as the peers and heads run)."""
+    """Each phase's power on this machine, measured once, with the FLOP rate of its torch work:
+    phase 1 (training steps of the encoder through a LoRA adapter), embedding (forwards of a full
+    batch), scoring (TF-IDF and a linear model, as the peers and heads run; no FLOP count)."""
     import torch
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
@@ -327,12 +341,14 @@ def machine_power(encoder, args, *, country: str = COUNTRY, min_seconds: float =
         with torch.no_grad():
             encoder.model(**embed_batch)
 
+    def train():
+        training_step(adapted, train_batch, pairs, optimizer, args)
+
     def score():
         LinearSVC().fit(TfidfVectorizer(ngram_range=(1, 2)).fit_transform(texts), labels)
 
-    return [measure_power("training", lambda: training_step(adapted, train_batch, pairs, optimizer, args), country=country,
-                          min_seconds=min_seconds),
-            measure_power("embedding", embed, country=country, min_seconds=min_seconds),
+    return [measure_power("training", train, country=country, min_seconds=min_seconds, flops_per_call=count_flops(train)),
+            measure_power("embedding", embed, country=country, min_seconds=min_seconds, flops_per_call=count_flops(embed)),
             measure_power("scoring", score, country=country, min_seconds=min_seconds)]
 
 
@@ -349,7 +365,7 @@ def cost_table(rows, counts: FlopCounts, split_tokens: Callable, powers: dict, *
     intensity = powers["embedding"].kg_co2_per_kwh
     for _, row in rows.iterrows():
         train, inference, counted = row_flops(row, json.loads(row["settings"]), split_tokens, counts)
-        energy = row_energy(row, powers)
+        energy = row_energy(row, powers, train_flops=train, inference_flops=inference)
         hours = float(reading_hours_saved(row["n_eval"], row["n_eval_included"], row["tpr"], row["tnr"],
                                           seconds_per_abstract=seconds_per_abstract))
         out.append({"review": row["review"], "seed": int(row["seed"]), "variant": row["variant"], "awss": row["awss"],

@@ -465,8 +465,9 @@ def cost_of_screening(methods: pd.DataFrame, power: dict, *, counts, timings: di
     best = per_wh.idxmax()
     lines = [
         f"**Reading saved per Wh** ({energy_word}, {seconds_per_abstract:.0f} s per abstract): {method_label(best)} "
-        f"saves {per_wh[best]:,.1f} hours of reading per Wh of compute; the study's LoRA {m.loc['lora', 'hours_saved_per_wh']:,.2f} "
-        f"and Base {m.loc['base', 'hours_saved_per_wh']:,.2f}.",
+        f"saves the most, {per_wh[best]:,.1f} hours of reading per Wh of compute; "
+        + ", ".join(f"{method_label(v)} {per_wh[v]:,.1f}" for v in ("lora", "base", "asreview-al")
+                    if v in per_wh.index and v != best) + ".",
         f"**Phase 1's price** (counted): {m.loc['lora', 'train_flops']:.3g} FLOPs per review and seed — the cost of "
         f"embedding about {m.loc['lora', 'train_flops'] / m.loc['base', 'inference_flops_per_citation']:,.0f} citations — "
         f"for a mean AWSS@95 of {m.loc['lora', 'awss']:.3f} against Base's {m.loc['base', 'awss']:.3f}.",
@@ -478,7 +479,10 @@ def cost_of_screening(methods: pd.DataFrame, power: dict, *, counts, timings: di
         f"CO₂e/kWh): LoRA {m.loc['lora', 'energy_wh']:.2f} Wh ({m.loc['lora', 'co2_g']:.2f} g CO₂e), Base "
         f"{m.loc['base', 'energy_wh']:.2f} Wh, ASReview one-shot {m.loc['asreview-oneshot', 'energy_wh']:.3f} Wh. "
         f"Power per phase: training {power['training'].watts:.1f} W, embedding {power['embedding'].watts:.1f} W, scoring "
-        f"{power['scoring'].watts:.1f} W — {power['embedding'].source}."]
+        f"{power['scoring'].watts:.1f} W — {power['embedding'].source}; an encoder's phases are charged their counted "
+        f"FLOPs at the rate this machine kept while measured ({power['training'].flops_per_second / 1e9:.0f} GFLOP/s "
+        f"training, {power['embedding'].flops_per_second / 1e9:.0f} GFLOP/s embedding), so a cached embedding costs "
+        "what computing it costs."]
     rows = []
     if "latency" in timings:
         lat = timings["latency"]
