@@ -21,6 +21,7 @@ import platform
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import ClassVar
 
 MODES = ("smoke", "full")
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -158,6 +159,21 @@ class TrainingArgs:
         they train the same adapter (e.g. CKA choosing the study's last 3), so one cache key."""
         default = replace(self, layers=None)
         return default if self.adapted_layers(n_layers) == default.adapted_layers(n_layers) else self
+
+
+@dataclass(frozen=True)
+class DistillArgs:
+    """How a student encoder is distilled (``helpers.distill``); bounded: the step count fixes its cost."""
+
+    kind: ClassVar[str] = "cosine-distillation"
+    steps: int = knob(100, "optimiser steps")
+    pairs: int = knob(16, "text pairs per step (up to twice as many texts)")
+    learning_rate: float = knob(2e-5, "AdamW's learning rate for the student's whole body")
+    seed: int = knob(0, "seed of the pair draws")
+
+    def __post_init__(self):
+        require(self.steps >= 1 and self.pairs >= 1 and self.learning_rate > 0,
+                f"DistillArgs needs steps >= 1, pairs >= 1 and learning_rate > 0, got {self}")
 
 
 @dataclass(frozen=True)

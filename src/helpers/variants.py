@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from .config import SweepConfig, TrainingArgs, knob, require
+from .config import DistillArgs, SweepConfig, TrainingArgs, knob, require
 
 if TYPE_CHECKING:
     from .compose import Hybrid, PeftMerge
@@ -305,4 +305,62 @@ class ComposedSkills(Variant):
         return _scored_with_phase1_head(composed, trial, self.head, compress_seconds=time.perf_counter() - start)
 
 
+TEACHERS = ("lora", "base", "none")
+
+
+@dataclass(frozen=True)
+class Distilled(Variant):
+    """A student with fewer layers of the embedded encoder (every other one), distilled on the
+    review's own texts — its training and evaluation records, without labels — to reproduce the
+    teacher's cosine similarities: the study's phase-1 encoder (``lora``), the encoder without
+    phase 1 (``base``), or not at all (``none``: the layers dropped only). Then the head on the
+    16 student embeddings, as for every variant."""
+
+    layers: int = knob(3, "the student's layers (the embedded encoder has 6)")
+    teacher: str = knob("lora", "lora: the study's phase-1 encoder; base: without phase 1; none: no distillation")
+    distillation: DistillArgs | None = knob(None, "how the student is distilled; None with no teacher (lora and base default to DistillArgs())")
+    head: Head = knob(LogisticHead(), "phase 2's classifier on the student's embeddings")
+
+    def __post_init__(self):
+        require(self.teacher in TEACHERS, f"Distilled.teacher must be one of {TEACHERS}, got {self.teacher!r}")
+        if self.distillation is None and self.teacher != "none":
+            object.__setattr__(self, "distillation", DistillArgs())
+        require((self.distillation is None) == (self.teacher == "none"),
+                f"Distilled: distillation settings go with a teacher, and only with one, got {self.distillation!r}")
+        require(isinstance(self.layers, int) and self.layers >= 1, f"Distilled.layers must be >= 1, got {self.layers!r}")
+
+    @property
+    def trains(self) -> bool:
+        return self.teacher == "lora"
+
+    @property
+    def name(self) -> str:
+        return f"student{self.layers}" + ("" if self.teacher == "none" else f"-from-{self.teacher}")
+
+    def student(self, trial: Trial):
+        """The trial's student: distilled from its teacher on the review's texts in table order (the
+        same pool for every seed, so a Base-distilled student is trained once per review)."""
+        from .distill import distill, student_of
+
+        student = student_of(trial.encoder, self.layers)
+        if self.teacher == "none":
+            return student, 0.0
+        data = trial.data
+        pool = data.table["text"].to_numpy()[np.sort(np.r_[data.split.train, data.split.eval])].tolist()
+        teacher = trial.adapted if self.teacher == "lora" else replace(trial.encoder, prefix_layers=0)
+        distilled, log = distill(student, teacher.embed(pool), pool, args=self.distillation,
+                                 teacher_fingerprint=teacher.fingerprint())
+        return distilled, log["train_seconds"]
+
+    def score(self, trial: Trial) -> Scored:
+        from .trial import Scored, embed_split
+
+        student, seconds = self.student(trial)
+        emb = embed_split(student, trial.data)
+        return Scored(head_scores(self.head, emb, trial.data.train_labels, seed=trial.seed),
+                      timings={"embed_seconds": emb.seconds, "train_seconds": seconds},
+                      extra={"student_layers": self.layers})
+
+
 STUDY_VARIANTS = (Base(), Lora(), LoraQuantized(bits=4), LoraWanda(sparsity=0.5))
+DISTILLED_VARIANTS = (Distilled(teacher="lora"), Distilled(teacher="none"), Distilled(teacher="base"))
