@@ -103,3 +103,19 @@ def test_a_row_s_flops_come_from_its_settings(enc):
     assert lora[0] > 0 and lora[1] > base[1]  # phase 1, and LoRA's own products on every text
     assert int4[:2] == lora[:2] and int4[2].startswith("mixed (4-bit")
     assert np.isnan(tfidf[0]) and np.isnan(tfidf[1]) and tfidf[2].startswith("not measured")
+
+
+def test_the_reader_s_table_puts_each_mean_beside_its_interval_and_shows_no_count_as_missing():
+    import pandas as pd
+
+    rows = pd.DataFrame({"review": ["a", "a", "b", "b"], "seed": [0, 1, 0, 0], "variant": ["base", "base", "base", "tfidf+lr"],
+                         "flops_counted": ["counted"] * 3 + ["not measured (no torch model)"],
+                         **{c: [1.0, 3.0, 4.0, np.nan] for c in ("awss", "train_flops", "inference_flops_per_citation",
+                                                                   "energy_wh", "co2_g", "hours_saved", "hours_saved_slow",
+                                                                   "hours_saved_per_wh")}})
+    methods = cost.method_costs(rows)
+    shown = cost.readable(methods, labels=str.upper).set_index("method")
+    base = methods.set_index("variant").loc["base"]
+    assert base["awss"] == 3.0  # review a: mean of seeds 1 and 3; review b: 4
+    assert shown.loc["BASE", "AWSS@95"] == f"3 ({base['awss_ci_low']:.3g}–{base['awss_ci_high']:.3g})"
+    assert shown.loc["TFIDF+LR", "energy per review, Wh"] == "–" and shown.loc["TFIDF+LR", "phase-1 FLOPs"] == "–"

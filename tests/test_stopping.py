@@ -118,5 +118,9 @@ def test_every_rule_on_every_run_and_the_summary_with_a_binomial_interval():
     below = evaluated[evaluated.rule.str.startswith("statistical")]["below_target"].sum()
     assert stat["runs"] == 6 and stat["below_target"] == below
     assert stat["below_ci_low"] <= below / 6 <= stat["below_ci_high"]
+    shown = stopping.readable(summary.reset_index(), labels=str.upper).set_index("rule")
+    assert shown.loc["knee", "method"] == "M" and shown.loc["knee", "stopped"] == f"{summary.loc['knee', 'stopped']} of 6"
+    assert shown.loc["statistical (95% recall, 95% confidence)", "recall below target"].startswith(
+        f"{below} of 6: {below / 6:.1%} ({stat['below_ci_low']:.1%}–")
     with pytest.raises(ValueError, match="Rules needs"):
         stopping.Rules(consecutive=())

@@ -402,6 +402,28 @@ def method_costs(table) -> "pd.DataFrame":
     return pd.DataFrame(out)
 
 
+def readable(methods, labels: Callable[[str], str] = str) -> "pd.DataFrame":
+    """``method_costs`` as a reader's table: one column per quantity to three significant figures,
+    the 95 % CI beside the mean where it varies between reviews in a way that matters (AWSS@95,
+    energy, reading saved, and per Wh). What each FLOP count covers is ``flops_counted``."""
+    import pandas as pd
+
+    from .stats import with_ci
+
+    def column(name: str, ci: bool = True) -> list[str]:
+        lows = methods[f"{name}_ci_low"] if ci else [np.nan] * len(methods)
+        highs = methods[f"{name}_ci_high"] if ci else [np.nan] * len(methods)
+        return [with_ci(m, lo, hi) for m, lo, hi in zip(methods[name], lows, highs)]
+
+    return pd.DataFrame({
+        "method": [labels(v) for v in methods["variant"]], "reviews": methods["reviews"],
+        "AWSS@95": column("awss"), "phase-1 FLOPs": column("train_flops", ci=False),
+        "FLOPs per citation": column("inference_flops_per_citation", ci=False),
+        "energy per review, Wh": column("energy_wh"), "CO₂e, g": column("co2_g", ci=False),
+        "reading saved, h": column("hours_saved"), "at 72 s, h": column("hours_saved_slow", ci=False),
+        "hours saved per Wh": column("hours_saved_per_wh")})
+
+
 def pareto_front(cost, benefit) -> np.ndarray:
     """Positions of the points no other point beats on both lower cost and higher benefit (ties
     on both kept), ordered by cost: the front a reader would choose from."""

@@ -27,6 +27,14 @@ def mean_with_ci(per_review: np.ndarray, *, seed: int = 0, n_resamples: int = 10
     return float(values.mean()), float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
+def with_ci(mean: float, low: float, high: float, *, spec: str = ".3g") -> str:
+    """One table cell: the mean with its interval beside it ("0.41 (0.28–0.55)"); "–" where there
+    is no mean, the mean alone where there is no interval."""
+    if not np.isfinite(mean):
+        return "–"
+    return f"{mean:{spec}} ({low:{spec}}–{high:{spec}})" if np.isfinite(low) else f"{mean:{spec}}"
+
+
 def method_means(rows: pd.DataFrame, *, metric: str = "awss", seed: int = 0) -> pd.DataFrame:
     """Per variant: mean over reviews (of means over seeds) with its bootstrap 95 % CI, the
     number of reviews and of (review, seed) rows."""

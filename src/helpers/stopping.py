@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy.stats import hypergeom
@@ -247,3 +248,22 @@ def summarise(evaluated, *, confidence: float = 0.95) -> "pd.DataFrame":
                     "work_saved": saved, "work_saved_ci_low": saved_low, "work_saved_ci_high": saved_high,
                     "below_target": below, "below_share": below / runs, "below_ci_low": ci.low, "below_ci_high": ci.high})
     return pd.DataFrame(out)
+
+
+def readable(summary, labels: Callable[[str], str] = str) -> "pd.DataFrame":
+    """``summarise`` as a reader's table: each mean with its 95 % CI in one cell, and the runs below
+    the target as a count, a share and its binomial interval."""
+    import pandas as pd
+
+    from .stats import with_ci
+
+    return pd.DataFrame({
+        "method": [labels(v) for v in summary["variant"]], "rule": summary["rule"],
+        "stopped": [f"{s} of {n}" for s, n in zip(summary["stopped"], summary["runs"])],
+        "recall reached": [with_ci(m, lo, hi, spec=".3f") for m, lo, hi in
+                           zip(summary["recall"], summary["recall_ci_low"], summary["recall_ci_high"])],
+        "work saved": [with_ci(m, lo, hi, spec=".1%") for m, lo, hi in
+                       zip(summary["work_saved"], summary["work_saved_ci_low"], summary["work_saved_ci_high"])],
+        "recall below target": [f"{k} of {n}: " + with_ci(p, lo, hi, spec=".1%") for k, n, p, lo, hi in
+                                zip(summary["below_target"], summary["runs"], summary["below_share"],
+                                    summary["below_ci_low"], summary["below_ci_high"])]})
