@@ -178,13 +178,15 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
     variants = {v.name: v for v in (Base(), Lora(), LoraQuantized(), TFIDF_LR, ASREVIEW_ONESHOT, ASREVIEW_AL)}
     rows = rows_of(list(variants)).assign(
         settings=lambda t: [json.dumps(variants[v].settings(config, REVIEW)) for v in t.variant],
-        n_train=16, tpr=0.96, tnr=0.5, train_seconds=np.where(rows_of(list(variants)).variant.str.startswith("lora"), 20.0, np.nan),
+        key=lambda t: [f"k{i}" for i in range(len(t))], n_train=16, tpr=0.96, tnr=0.5, train_seconds=np.where(rows_of(list(variants)).variant.str.startswith("lora"), 20.0, np.nan),
         embed_seconds=np.where(rows_of(list(variants)).variant.isin(["base", "lora", "lora+int4"]), 5.0, np.nan))
     counts = cost.FlopCounts(load_encoder(str(tiny_sentence_encoder_dir), cache_dir=None))
     split = lambda review, seed: (np.full(16, 40), np.full(284, 60), np.r_[np.ones(8, int), np.zeros(8, int)])  # noqa: E731
     power = {phase: cost.Power(phase, 30.0, "estimated (test)", 0.1, "BRA", 1.0, rate)
              for phase, rate in (("training", 1e9), ("embedding", 2e9), ("scoring", np.nan))}
-    methods = cost.method_costs(cost.cost_table(rows, counts, split, power))
+    per_row = cost.cost_table(rows, counts, split, power)
+    assert per_row["key"].tolist() == rows["key"].tolist()  # each cost joins its results row by key
+    methods = cost.method_costs(per_row)
     w = writeup.cost_of_screening(methods, power, counts=counts, timings={}, country="BRA", seconds_per_abstract=30,
                                   n_reviews=1)
     per_wh = methods.set_index("variant")["hours_saved_per_wh"]

@@ -354,7 +354,7 @@ def machine_power(encoder, args, *, country: str = COUNTRY, min_seconds: float =
 
 def cost_table(rows, counts: FlopCounts, split_tokens: Callable, powers: dict, *,
                seconds_per_abstract: float = SECONDS_PER_ABSTRACT) -> "pd.DataFrame":
-    """Every row with its derived costs: training and inference FLOPs (and what was counted),
+    """Every row (by its results key) with its derived costs: training and inference FLOPs (and what was counted),
     inference FLOPs per citation, energy (Wh) and CO₂e (g) with their source, and the hours of
     reading it saves at the 95 % recall point, per Wh."""
     import json
@@ -368,7 +368,8 @@ def cost_table(rows, counts: FlopCounts, split_tokens: Callable, powers: dict, *
         energy = row_energy(row, powers, train_flops=train, inference_flops=inference)
         hours = float(reading_hours_saved(row["n_eval"], row["n_eval_included"], row["tpr"], row["tnr"],
                                           seconds_per_abstract=seconds_per_abstract))
-        out.append({"review": row["review"], "seed": int(row["seed"]), "variant": row["variant"], "awss": row["awss"],
+        out.append({"key": row["key"], "review": row["review"], "seed": int(row["seed"]), "variant": row["variant"],
+                    "awss": row["awss"],
                     "train_flops": train, "inference_flops": inference, "flops_counted": counted,
                     "inference_flops_per_citation": inference / (row["n_train"] + row["n_eval"]),
                     "energy_wh": energy, "co2_g": energy / 1000 * intensity * 1000,
