@@ -65,3 +65,31 @@ def test_latency_over_budget_times_a_sub_batch_and_scales_it(enc):
     assert scaled["measured_batch"] == 1
     assert scaled["median_s"] > 3 * one["median_s"]  # scaled by 8; unscaled it would be about 1×
     assert inference_latency(enc, batch_size=8, seq_len=16, repeats=1, budget_s=1e6)["measured_batch"] == 8
+
+
+def test_footprints_give_each_variant_its_architecture_s_latency_and_bytes(enc):
+    from conftest import synthetic_texts
+    from helpers.bench import footprint_table
+    from helpers.config import TrainingArgs
+    from helpers.config import DistillArgs
+    from helpers.variants import STUDY_VARIANTS, distilled_variants
+
+    students = distilled_variants(DistillArgs(), layers=2)
+    table = footprint_table(STUDY_VARIANTS + students, enc, TrainingArgs(), batch=4, repeats=1, budget_s=None,
+                            calibration_texts=synthetic_texts(4, seed=0)).set_index("variant")
+    assert (table.seconds_per_citation > 0).all() and table.architecture.nunique() == 5
+    same = table.loc[["student2", "student2-from-lora", "student2-from-base"]]
+    assert same.seconds_per_citation.nunique() == 1 and same.weights_MiB.nunique() == 1  # one measurement for one shape
+    assert table.loc["student2", "parameters"] < table.loc["base", "parameters"]
+    assert table.loc["student2", "weights_MiB"] < table.loc["base", "weights_MiB"]
+    assert table.loc["lora+int4", "weights_MiB"] < table.loc["lora", "weights_MiB"]
+    assert table.loc["lora+wanda50", "weights_MiB"] == pytest.approx(table.loc["lora", "weights_MiB"], rel=1e-3)  # zeros stay
+
+
+def test_a_variant_without_a_stand_in_is_named(enc):
+    from helpers.bench import stand_in
+    from helpers.config import TrainingArgs
+    from helpers.peers import TFIDF_LR
+
+    with pytest.raises(ValueError, match="no stand-in for variant 'tfidf\\+lr'"):
+        stand_in(TFIDF_LR, enc, TrainingArgs(), calibration_texts=[])

@@ -29,6 +29,7 @@ from helpers.config import Settings, SweepConfig, TrainingArgs, settings
     (lambda: settings("smoke", seeds=[-1]), r"Settings.seeds must be distinct whole numbers >= 0"),
     (lambda: settings("smoke", timing_budget_s=0), "Settings.timing_budget_s must be None or > 0"),
     (lambda: settings("smoke", train_shape=(1, 128)), "Settings.train_shape needs at least 2 pairs"),
+    (lambda: settings("smoke", distillation={"steps": 4}), "Settings.distillation must be a DistillArgs"),
     (lambda: settings("smoke", scheduler="local:0"), "scheduler must be local:N"),
 ])
 def test_bad_settings_are_an_error_naming_class_field_and_value(make, message):

@@ -87,11 +87,13 @@ def test_a_row_s_flops_come_from_its_settings(enc):
     import json
 
     from helpers.peers import TFIDF_LR
-    from helpers.variants import Base, Lora, LoraQuantized
-    from helpers.config import SweepConfig
+    from helpers.config import DistillArgs, SweepConfig
+    from helpers.variants import Base, Distilled, Lora, LoraQuantized
 
     counts = cost.FlopCounts(enc)
-    tokens = lambda review, seed: ([20] * 16, [30] * 100, np.r_[np.ones(8, int), np.zeros(8, int)])  # noqa: E731
+    split = cost.SplitTokens(np.full(16, 20), np.full(100, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
+                             np.r_[np.full(16, 20), np.full(100, 30)])
+    tokens = lambda review, seed: split  # noqa: E731
     config = SweepConfig(training=FAST)
     row = {"review": "nsaids", "seed": 0}
     settings = lambda v: json.loads(json.dumps(v.settings(config, "nsaids")))  # noqa: E731
@@ -99,10 +101,22 @@ def test_a_row_s_flops_come_from_its_settings(enc):
     lora = cost.row_flops(row, settings(Lora()), tokens, counts)
     int4 = cost.row_flops(row, settings(LoraQuantized()), tokens, counts)
     tfidf = cost.row_flops(row, settings(TFIDF_LR), tokens, counts)
+    small = DistillArgs(steps=3, pairs=4)
+    students = {teacher: cost.row_flops(row, settings(Distilled(layers=2, teacher=teacher,
+                                                                 distillation=None if teacher == "none" else small)),
+                                        tokens, counts) for teacher in ("none", "base", "lora")}
     assert base[0] == 0 and base[1] == pytest.approx(16 * counts.base()(20) + 100 * counts.base()(30)) and base[2] == "counted"
     assert lora[0] > 0 and lora[1] > base[1]  # phase 1, and LoRA's own products on every text
     assert int4[:2] == lora[:2] and int4[2].startswith("mixed (4-bit")
     assert np.isnan(tfidf[0]) and np.isnan(tfidf[1]) and tfidf[2].startswith("not measured")
+    # a 2-of-4-layer student: half the layers' products on every text; its training is the distillation's steps
+    # (and the teacher's: Base's embedding of the pool, or phase 1 and the adapted encoder's)
+    assert students["none"] == (0.0, pytest.approx(16 * counts.student(2)(20) + 100 * counts.student(2)(30)), "counted")
+    assert students["base"][1] == students["none"][1] < 0.6 * base[1]
+    steps = cost.distillation_flops(counts.distillation(2), split.pool, small, max_length=enc.max_length)
+    pool = lambda per_text: cost.embedding_flops(per_text, split.pool, max_length=enc.max_length)  # noqa: E731
+    assert students["base"][0] == pytest.approx(steps + pool(counts.base()))
+    assert students["lora"][0] == pytest.approx(steps + lora[0] + pool(counts.adapted(FAST)))
 
 
 def test_the_reader_s_table_puts_each_mean_beside_its_interval_and_shows_no_count_as_missing():
@@ -119,3 +133,23 @@ def test_the_reader_s_table_puts_each_mean_beside_its_interval_and_shows_no_coun
     assert base["awss"] == 3.0  # review a: mean of seeds 1 and 3; review b: 4
     assert shown.loc["BASE", "AWSS@95"] == f"3 ({base['awss_ci_low']:.3g}–{base['awss_ci_high']:.3g})"
     assert shown.loc["TFIDF+LR", "energy per review, Wh"] == "–" and shown.loc["TFIDF+LR", "phase-1 FLOPs"] == "–"
+
+
+def test_the_compression_table_sets_each_cost_beside_the_reference_s():
+    import pandas as pd
+
+    methods = pd.DataFrame({"variant": ["lora", "student3-from-lora"], "awss": [0.4, 0.3], "awss_ci_low": [0.3, 0.2],
+                            "awss_ci_high": [0.5, 0.4], "inference_flops_per_citation": [4e9, 2e9],
+                            "energy_wh": [0.4, 0.3], "train_flops": [1e12, 2e12]})
+    footprint = pd.DataFrame({"variant": ["lora", "student3-from-lora"], "seconds_per_citation": [0.04, 0.03],
+                              "weights_MiB": [88.0, 66.0]})
+    shown = cost.compression_table(methods, footprint, {"lora": 0.35, "student3-from-lora": 0.25}).set_index("variant")
+    assert shown.loc["student3-from-lora", "FLOPs vs lora"] == 0.5
+    assert shown.loc["student3-from-lora", "time vs lora"] == pytest.approx(0.75)
+    assert shown.loc["student3-from-lora", "memory vs lora"] == pytest.approx(0.75)
+    assert shown.loc["student3-from-lora", "ms per citation"] == pytest.approx(30.0)
+    assert shown.loc["lora", "AWSS@95 (95 % CI)"] == "0.4 (0.3–0.5)" and shown.loc["lora", "WSS@95"] == 0.35
+    with pytest.raises(ValueError, match="no costs for \\['lora\\+int4'\\]"):
+        cost.compression_table(methods, pd.concat([footprint, pd.DataFrame({"variant": ["lora+int4"],
+                                                                           "seconds_per_citation": [0.1],
+                                                                           "weights_MiB": [20.0]})]), {})

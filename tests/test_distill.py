@@ -32,6 +32,18 @@ def test_the_student_keeps_every_other_layer_and_costs_fewer_flops(enc):
         assert cost.forward_cost(student)(length) < 0.6 * cost.forward_cost(enc)(length)
 
 
+def test_distillation_flops_equal_counting_the_real_distillation(enc):
+    texts = synthetic_texts(30, seed=4)
+    student = replace(student_of(enc, 2), cache_dir=None)
+    args = DistillArgs(steps=4, pairs=5)
+    teacher = enc.embed(texts, progress=False)
+    counted = cost.count_flops(lambda: distill(student, teacher, texts, args=args, teacher_fingerprint="t",
+                                               progress=False))
+    lengths = [len(ids) for ids in enc.tokenizer(texts)["input_ids"]]
+    derived = cost.distillation_flops(cost.distillation_cost(student), lengths, args, max_length=enc.max_length)
+    assert derived == pytest.approx(counted, rel=1e-9)
+
+
 def test_the_loss_is_sentence_transformers_cosine_similarity_loss():
     from sentence_transformers.losses import CosineSimilarityLoss
 

@@ -169,19 +169,22 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
     import json
 
     from helpers import cost
-    from helpers.config import SweepConfig, TrainingArgs
+    from helpers.config import DistillArgs, SweepConfig, TrainingArgs
     from helpers.encoder import load_encoder
     from helpers.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
-    from helpers.variants import Base, Lora, LoraQuantized
+    from helpers.variants import Base, Distilled, Lora, LoraQuantized
 
     config = SweepConfig(training=TrainingArgs(n_positive=8, n_negative=8, epochs=1))
-    variants = {v.name: v for v in (Base(), Lora(), LoraQuantized(), TFIDF_LR, ASREVIEW_ONESHOT, ASREVIEW_AL)}
+    variants = {v.name: v for v in (Base(), Lora(), LoraQuantized(), Distilled(distillation=DistillArgs(steps=2, pairs=4)),
+                                    TFIDF_LR, ASREVIEW_ONESHOT, ASREVIEW_AL)}
     rows = rows_of(list(variants)).assign(
         settings=lambda t: [json.dumps(variants[v].settings(config, REVIEW)) for v in t.variant],
         key=lambda t: [f"k{i}" for i in range(len(t))], n_train=16, tpr=0.96, tnr=0.5, train_seconds=np.where(rows_of(list(variants)).variant.str.startswith("lora"), 20.0, np.nan),
         embed_seconds=np.where(rows_of(list(variants)).variant.isin(["base", "lora", "lora+int4"]), 5.0, np.nan))
     counts = cost.FlopCounts(load_encoder(str(tiny_sentence_encoder_dir), cache_dir=None))
-    split = lambda review, seed: (np.full(16, 40), np.full(284, 60), np.r_[np.ones(8, int), np.zeros(8, int)])  # noqa: E731
+    tokens = cost.SplitTokens(np.full(16, 40), np.full(284, 60), np.r_[np.ones(8, int), np.zeros(8, int)],
+                              np.r_[np.full(16, 40), np.full(284, 60)])
+    split = lambda review, seed: tokens  # noqa: E731
     power = {phase: cost.Power(phase, 30.0, "estimated (test)", 0.1, "BRA", 1.0, rate)
              for phase, rate in (("training", 1e9), ("embedding", 2e9), ("scoring", np.nan))}
     per_row = cost.cost_table(rows, counts, split, power)
@@ -192,3 +195,26 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
     per_wh = methods.set_index("variant")["hours_saved_per_wh"]
     assert f"({per_wh.max():,.1f} h of reading per Wh)" in w.headline and "estimated energy" in w.headline
     assert "Energy is codecarbon's estimate" in w.after and "(1 GFLOP/s training, 2 GFLOP/s embedding)" in w.body
+    ratio = per_row.groupby("variant").inference_flops_per_citation.mean()
+    assert f"({ratio['student3-from-lora'] / ratio['lora']:.2f} of LoRA's)" in w.body
+
+
+def test_distillation_on_one_review():
+    from helpers.config import DistillArgs
+
+    names = ["student3-from-lora", "lora", "base", "student3"]
+    rows = rows_of(names)
+    tests = paired_against(rows, "student3-from-lora", names[1:])
+    means = method_means(rows).set_index("variant")
+    compared = pd.DataFrame({"variant": names, "AWSS@95": [means.loc[v, "mean"] for v in names],
+                             "GFLOPs per citation": [2.0, 4, 4, 2], "FLOPs vs lora": [0.5, 1, 1, 0.5],
+                             "ms per citation": [20.0, 41, 40, 20], "time vs lora": [0.49, 1, 0.98, 0.49],
+                             "weights, MiB": [60.0, 88, 87, 60], "memory vs lora": [0.68, 1, 0.99, 0.68],
+                             "energy per review, Wh": [0.3, 0.4, 0.3, 0.1], "training GFLOPs": [2000.0, 1000, 0, 0]})
+    w = writeup.distillation(compared, tests, student="student3-from-lora", distill_args=DistillArgs(), estimated=True)
+    vs_teacher = comparison(tests, "student3-from-lora − lora")
+    assert f"{means.loc['student3-from-lora', 'mean']:.3f} against its teacher's {means.loc['lora', 'mean']:.3f}" in w.headline
+    assert "0.50 of the FLOPs per citation, 0.49 of the time and 0.68 of the memory" in w.headline
+    assert f"ahead in {vs_teacher.wins} of 3" in w.headline and w.headline.startswith(("Yes", "No"))
+    assert "**Against 3 layers, not distilled**" in w.body and "estimated energy" in w.body and "30 distillation steps" in w.body
+    assert "2 GFLOPs per citation against 4 (counted" in w.body and "(2,000 GFLOPs: phase 1" in w.body

@@ -220,3 +220,68 @@ def training_table(encoders: dict[str, Encoder], *, pairs: int, seq: int, steps:
                          "steps_measured": r["steps_measured"], "pairs": r["pairs"], "measured_pairs": r["measured_pairs"],
                          "extrapolated_study_minutes": study_training_seconds(r["median_step_s"]) / 60})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- notebook 05's footprints
+
+def stand_in(variant, encoder: Encoder, args: TrainingArgs, *, calibration_texts: list[str]) -> Encoder:
+    """An encoder with ``variant``'s architecture and number formats, its weights untrained
+    (a fresh adapter, a student not distilled): latency and memory depend on shapes and formats,
+    not on what was learned. Wanda prunes on ``calibration_texts``; its zeros stay dense."""
+    from .compress import quantize_weights, wanda_prune
+    from .distill import student_of
+    from .variants import Base, Distilled, Lora, LoraQuantized, LoraWanda
+
+    if isinstance(variant, Base):
+        return encoder
+    if isinstance(variant, Distilled):
+        return student_of(encoder, variant.layers)
+    if isinstance(variant, Lora):
+        return with_lora(encoder, replace(args, **dict(variant.changes)), seed=0)
+    adapted = with_lora(encoder, args, seed=0)
+    if isinstance(variant, LoraQuantized):
+        return quantize_weights(adapted, bits=variant.bits)
+    if isinstance(variant, LoraWanda):
+        return wanda_prune(adapted, calibration_texts, sparsity=variant.sparsity)
+    raise ValueError(f"no stand-in for variant {variant.name!r}: latency and memory are measured for Base, LoRA, "
+                     "its 4-bit and Wanda versions and distilled students")
+
+
+def held_bytes(model: torch.nn.Module) -> int:
+    """Bytes of a model's state as saved (``torch.save``): quanto's packed 4-bit weights with their
+    scales, a pruned matrix with its zeros."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getbuffer().nbytes
+
+
+def footprint_table(variants, encoder: Encoder, args: TrainingArgs, *, batch: int, repeats: int,
+                    budget_s: float | None, calibration_texts: list[str] | None = None) -> pd.DataFrame:
+    """Per variant: seconds per citation embedded (a forward of ``batch`` texts at the encoder's
+    own token limit, median of ``repeats`` / ``batch``), its parameters and the MiB its weights
+    take as saved. Variants with the same architecture (students of one size, whatever their
+    teacher) share one measurement, so they cannot differ by timing noise. Wanda's mask is
+    calibrated on ``calibration_texts`` (None: 16 seeded texts of random words; the mask's
+    pattern does not change a dense product's time)."""
+    from .variants import Distilled
+
+    if calibration_texts is None:
+        rng = np.random.default_rng(0)
+        calibration_texts = [" ".join(rng.choice([f"w{k}" for k in range(500)], 150)) for _ in range(16)]
+
+    measured: dict = {}
+    rows = []
+    for variant in variants:
+        shape = f"student{variant.layers}" if isinstance(variant, Distilled) else variant.name
+        if shape not in measured:
+            model = stand_in(variant, encoder, args, calibration_texts=calibration_texts)
+            timing = inference_latency(model, batch_size=batch, seq_len=encoder.max_length, repeats=repeats,
+                                       budget_s=budget_s)
+            measured[shape] = {"seconds_per_citation": timing["median_s"] / batch, "measured_batch": timing["measured_batch"],
+                               "repeats": timing["repeats"], "tokens": encoder.max_length,
+                               "parameters": sum(p.numel() for p in model.model.parameters()),
+                               "weights_MiB": held_bytes(model.model) / 2**20}
+        rows.append({"variant": variant.name, "architecture": shape, **measured[shape]})
+    return pd.DataFrame(rows)

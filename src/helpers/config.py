@@ -237,6 +237,8 @@ class Settings(SweepConfig):
     timing_architecture: str = knob("specter", "notebook 04: the configuration timed with random weights: "
                                                "specter (the study's) or a model folder's config.json")
     power_seconds: float = knob(2.0, "notebooks 04 and 09: seconds each phase's power is measured for (once per machine)")
+    distillation: DistillArgs = knob(DistillArgs(steps=4, pairs=8), "notebooks 05 and 09: how the students are "
+                                     "distilled (full: DistillArgs()'s bounded defaults)")
     country: str = knob("BRA", "notebooks 04 and 09: the grid (ISO 3166-1 alpha-3) whose intensity turns energy into "
                                "CO2e; the study's: Brazil")
     scheduler: str | None = knob(None, "None: in-process; local:N or tcp://HOST:PORT: Dask")
@@ -266,6 +268,8 @@ class Settings(SweepConfig):
             _fail(self, "power_seconds", self.power_seconds, "must be > 0")
         if not (isinstance(self.country, str) and len(self.country) == 3 and self.country.isalpha()):
             _fail(self, "country", self.country, "must be a 3-letter ISO country code, e.g. BRA")
+        if not isinstance(self.distillation, DistillArgs):
+            _fail(self, "distillation", self.distillation, "must be a DistillArgs")
         if self.timing_budget_s is not None and not self.timing_budget_s > 0:
             _fail(self, "timing_budget_s", self.timing_budget_s, "must be None or > 0")
         check_scheduler(self.scheduler)
@@ -307,7 +311,7 @@ def _mode_defaults(mode: str, root: Path) -> dict:
                     max_length=128, training=TrainingArgs(n_positive=16, n_negative=16, epochs=1))
     return dict(mode="full", out_dir=root, seeds=(0, 1, 2, 3, 4), tsne_per_class=300, tsne_per_review=360,
                 run_setfit=True, latency_shape=(32, 512), latency_repeats=3, train_shape=(16, 512), train_steps=2,
-                timing_budget_s=45.0, power_seconds=20.0)
+                timing_budget_s=45.0, power_seconds=20.0, distillation=DistillArgs())
 
 
 def settings(mode: str = "smoke", out_dir: str | Path | None = None, **overrides) -> Settings:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -115,6 +115,34 @@ def training_cost(encoder, args, lengths=COUNTING_LENGTHS) -> LengthCost:
         return count_flops(lambda: training_step(adapted, batch, pairs, optimizer, args)) / 4
 
     return LengthCost.fit(lengths, [flops(n) for n in lengths])
+
+
+def distillation_cost(student, lengths=COUNTING_LENGTHS) -> LengthCost:
+    """Counted FLOPs of one text in a distillation step (forward and backward through the whole
+    student body; AdamW's update has no matrix product), as a function of its length."""
+    import copy
+
+    import torch
+
+    from .distill import distillation_step
+
+    model = copy.deepcopy(student.model).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+
+    def flops(length: int) -> float:
+        batch = _token_batch(student, 4, length)
+        return count_flops(lambda: distillation_step(student, model, batch, [0, 2], [1, 3], torch.zeros(2), optimizer)) / 4
+
+    return LengthCost.fit(lengths, [flops(n) for n in lengths])
+
+
+def distillation_flops(cost: LengthCost, pool_token_counts, args, *, max_length: int) -> float:
+    """FLOPs of distilling a student on a pool of texts as ``distill.distill`` runs it: the same
+    seeded pairs, each step embedding its distinct texts padded to their longest."""
+    from .distill import pair_draws
+
+    tokens = np.minimum(np.asarray(pool_token_counts), max_length)
+    return float(sum(len(used) * cost(tokens[used].max()) for _, _, used in pair_draws(len(tokens), args)))
 
 
 def embedding_flops(cost: LengthCost, token_counts, *, max_length: int, batch_size: int = 32) -> float:
@@ -225,6 +253,16 @@ class FlopCounts:
     def training(self, args) -> LengthCost:
         return self._get(("training", args), lambda: training_cost(self.encoder, args))
 
+    def student(self, layers: int) -> LengthCost:
+        from .distill import student_of
+
+        return self._get(("student", layers), lambda: forward_cost(student_of(self.encoder, layers)))
+
+    def distillation(self, layers: int) -> LengthCost:
+        from .distill import student_of
+
+        return self._get(("distillation", layers), lambda: distillation_cost(student_of(self.encoder, layers)))
+
 
 def _args(training: dict):
     from .config import TrainingArgs
@@ -235,17 +273,37 @@ def _args(training: dict):
 def row_flops(row, settings: dict, split_tokens: Callable, counts: FlopCounts) -> tuple[float, float, str]:
     """(training FLOPs, inference FLOPs, what was counted) of screening one review × seed with a
     row's method, from scratch: derived from the row's key (its settings) and the review's token
-    counts — nothing is re-run. ``split_tokens(review, seed)`` gives the training and evaluation
-    texts' token counts and the training labels of that split. Methods that run no torch model
-    (TF-IDF, ASReview's models) are "not measured", never 0; where only the embedding part of a
-    method is a torch model, that part is counted and the label says so."""
+    counts — nothing is re-run. ``split_tokens(review, seed)`` gives that split's ``SplitTokens``.
+    A distilled student's training is its teacher's (phase 1 for the study's encoder), the
+    teacher's embedding of the pool and the distillation steps; its inference, its own forwards.
+    Methods that run no torch model (TF-IDF, ASReview's models) are "not measured", never 0;
+    where only the embedding part of a method is a torch model, that part is counted and the
+    label says so."""
     from dataclasses import replace
 
     length = counts.encoder.max_length
-    train_tokens, eval_tokens, labels = split_tokens(row["review"], int(row["seed"]))
+    split = split_tokens(row["review"], int(row["seed"]))
+    train_tokens, eval_tokens = split.train, split.eval
     embed = lambda cost, tokens: embedding_flops(cost, tokens, max_length=length)  # noqa: E731
-    phase1 = lambda args, review, seed: phase1_flops(  # noqa: E731
-        counts.training(args), *split_tokens(review, seed)[0::2], args, seed=seed, max_length=length)
+
+    def phase1(args, review: str, seed: int) -> float:
+        tokens = split_tokens(review, seed)
+        return phase1_flops(counts.training(args), tokens.train, tokens.labels, args, seed=seed, max_length=length)
+
+    if "teacher" in settings:  # a distilled student: its teacher's work on the pool, then its own
+        student = counts.student(settings["layers"])
+        inference = embed(student, train_tokens) + embed(student, eval_tokens)
+        if settings["teacher"] == "none":
+            return 0.0, inference, "counted"
+        from .config import DistillArgs
+
+        distill_args = DistillArgs(**{k: v for k, v in settings["distillation"].items() if k != "kind"})
+        train = distillation_flops(counts.distillation(settings["layers"]), split.pool, distill_args, max_length=length)
+        if settings["teacher"] == "base":
+            return train + embed(counts.base(), split.pool), inference, "counted"
+        args = _args(settings["training"])
+        return (train + phase1(args, row["review"], int(row["seed"])) + embed(counts.adapted(args), split.pool),
+                inference, "counted")
     if "composed_from" in settings:  # skills composed from several reviews' phase-1 adapters
         args = _args(settings["training"])
         train = sum(phase1(args, review, int(row["seed"])) for review, _ in settings["composed_from"])
@@ -435,10 +493,18 @@ def pareto_front(cost, benefit) -> np.ndarray:
     return np.array(sorted(keep, key=lambda i: cost[i]), dtype=int)
 
 
+class SplitTokens(NamedTuple):
+    """Token counts of one review × seed's split."""
+
+    train: np.ndarray    # the training texts', in the split's order
+    eval: np.ndarray     # the evaluation texts', in the split's order
+    labels: np.ndarray   # the training labels
+    pool: np.ndarray     # training and evaluation texts in table order: what a student is distilled on
+
+
 def split_token_counts(lengths, config) -> Callable:
-    """``(review, seed) -> (training token counts, evaluation token counts, training labels)`` of the
-    sweep's split, from a table of every citation's token count (``data.token_lengths``, in table
-    order). Each split is drawn once."""
+    """``(review, seed) -> SplitTokens`` of the sweep's split, from a table of every citation's token
+    count (``data.token_lengths``, in table order). Each split is drawn once."""
     from functools import lru_cache
 
     from .trial import prepare_review
@@ -450,7 +516,8 @@ def split_token_counts(lengths, config) -> Callable:
         data = prepare_review(review, seed, n_per_class=config.n_per_class, eval_cap=config.eval_cap,
                               data_dir=config.data_dir)
         counts = by_review[review]
-        return counts[data.split.train], counts[data.split.eval], data.train_labels
+        return SplitTokens(counts[data.split.train], counts[data.split.eval], data.train_labels,
+                           counts[np.sort(np.r_[data.split.train, data.split.eval])])
 
     return split
 
@@ -471,3 +538,49 @@ def with_step_costs(training, flops: dict, power: dict, *, training_args):
         flops_per_step=[2 * r.pairs * float(flops[r.encoder].training(training_args)(r.tokens))
                         for r in training.itertuples()],
         energy_wh_per_step=training["seconds_per_step"] * power["training"].watts / 3600)
+
+
+def screening_costs(rows, settings, encoder, reviews: list[str], *,
+                    seconds_per_abstract: float = SECONDS_PER_ABSTRACT) -> tuple["pd.DataFrame", dict, FlopCounts]:
+    """Every row's ``cost_table`` entry, this machine's power per phase and the FLOP counts behind
+    them, from the reviews' stored token lengths and the power stored for this machine: what
+    notebooks 05 and 09 show. ``settings`` is the notebook's ``config.Settings``."""
+    from .data import stored_token_lengths
+    from .encoder import load_tokenizer
+
+    lengths = stored_token_lengths(load_tokenizer(settings.encoder), reviews, data_dir=settings.data_dir,
+                                   folder=settings.artefacts_dir, recompute=settings.recompute)
+    config = settings.sweep()
+    power = stored_power(encoder, config.training, device=str(encoder.device), folder=settings.artefacts_dir,
+                         country=settings.country, recompute=settings.recompute, min_seconds=settings.power_seconds)
+    counts = FlopCounts(encoder)
+    table = cost_table(rows, counts, split_token_counts(lengths, config), power, seconds_per_abstract=seconds_per_abstract)
+    return table, power, counts
+
+
+def compression_table(methods, footprint, wss: dict, *, reference: str = "lora") -> "pd.DataFrame":
+    """Notebook 05's compressions side by side, one row per variant: AWSS@95 (mean over reviews,
+    bootstrap 95 % CI) and WSS@95, inference FLOPs per citation (counted, any machine), seconds per
+    citation and the weights' MiB (this machine), energy per review and seed; each cost also as a
+    share of ``reference``'s. ``methods``: ``method_costs``; ``footprint``: ``bench.footprint_table``;
+    ``wss``: mean WSS@95 per variant."""
+    import pandas as pd
+
+    from .stats import with_ci
+
+    merged = methods.merge(footprint, on="variant", how="inner", validate="one_to_one")
+    missing = sorted(set(footprint["variant"]) - set(merged["variant"]))
+    if missing or reference not in set(merged["variant"]):
+        raise ValueError(f"compression_table: no costs for {missing or [reference]}; pass rows of every variant measured")
+    ref = merged.set_index("variant").loc[reference]
+    return pd.DataFrame({
+        "variant": merged["variant"],
+        "AWSS@95 (95 % CI)": [with_ci(m, lo, hi) for m, lo, hi in zip(merged["awss"], merged["awss_ci_low"],
+                                                                      merged["awss_ci_high"])],
+        "AWSS@95": merged["awss"], "WSS@95": merged["variant"].map(wss),
+        "GFLOPs per citation": merged["inference_flops_per_citation"] / 1e9,
+        "FLOPs vs " + reference: merged["inference_flops_per_citation"] / ref["inference_flops_per_citation"],
+        "ms per citation": merged["seconds_per_citation"] * 1000,
+        "time vs " + reference: merged["seconds_per_citation"] / ref["seconds_per_citation"],
+        "weights, MiB": merged["weights_MiB"], "memory vs " + reference: merged["weights_MiB"] / ref["weights_MiB"],
+        "energy per review, Wh": merged["energy_wh"], "training GFLOPs": merged["train_flops"] / 1e9})

@@ -284,3 +284,16 @@ def share_within(lengths: pd.DataFrame, limit: int) -> pd.DataFrame:
     overall = pd.DataFrame([{"review": "ALL", "mean": within["within"].mean(), "size": len(within)}])
     out = pd.concat([per, overall], ignore_index=True)
     return out.rename(columns={"mean": f"share_within_{limit}", "size": "n_texts"})
+
+
+def stored_token_lengths(tokenizer, slugs: list[str], *, data_dir, folder, recompute: bool = False) -> pd.DataFrame:
+    """``token_lengths`` of these reviews, stored as an artefact keyed by the tokenizer and each
+    review's data (notebooks 01, 05 and 09 share it)."""
+    from .artefacts import stored
+    from .encoder import tokenizer_fingerprint
+
+    order = sorted(slugs)
+    return stored("01_token_lengths", {"tokenizer": tokenizer_fingerprint(tokenizer),
+                                       "data": {r: review_checksum(r, data_dir) for r in order}},
+                  lambda: {"lengths": token_lengths(tokenizer, order, data_dir)}, folder=folder,
+                  recompute=recompute)["lengths"]

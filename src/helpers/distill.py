@@ -57,6 +57,27 @@ def cosine_loss(student_left: torch.Tensor, student_right: torch.Tensor, target:
     return F.mse_loss(F.cosine_similarity(student_left, student_right, dim=-1), target)
 
 
+def pair_draws(n_texts: int, args: DistillArgs):
+    """Each step's text pairs (left, right) and the distinct texts they use, in order: seeded, so
+    ``helpers.cost`` derives the FLOPs of a distillation without running it."""
+    rng = np.random.default_rng(args.seed)
+    for _ in range(args.steps):
+        left, right = rng.integers(0, n_texts, (2, args.pairs))
+        yield left, right, np.unique(np.r_[left, right])
+
+
+def distillation_step(student: Encoder, model: torch.nn.Module, batch: dict, left: list[int], right: list[int],
+                      target: torch.Tensor, optimizer) -> float:
+    """One optimiser step: the student embeds the batch's texts once, and the cosine of each pair
+    (rows ``left[k]``, ``right[k]`` of the batch) is pulled towards ``target[k]``. Returns the loss."""
+    emb = student.pool(model(**batch).last_hidden_state, batch["attention_mask"])
+    loss = cosine_loss(emb[left], emb[right], target)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
 def distill(student: Encoder, teacher_vectors: np.ndarray, texts: list[str], *, args: DistillArgs = DistillArgs(),
             teacher_fingerprint: str, progress: bool = True) -> tuple[Encoder, dict]:
     """Train ``student`` so the cosine of its embeddings of two texts matches the teacher's
@@ -69,24 +90,18 @@ def distill(student: Encoder, teacher_vectors: np.ndarray, texts: list[str], *, 
             return loaded
     model = copy.deepcopy(student.model).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate)
-    rng = np.random.default_rng(args.seed)
     teacher = torch.as_tensor(np.asarray(teacher_vectors, dtype=np.float32))
     losses, start = [], time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
-        for _ in progress_bar(range(args.steps), desc="distillation steps", enabled=progress):
-            left, right = rng.integers(0, len(texts), (2, args.pairs))
-            used = np.unique(np.r_[left, right])
-            where = {int(t): k for k, t in enumerate(used)}
+        draws = pair_draws(len(texts), args)
+        for left, right, used in progress_bar(draws, total=args.steps, desc="distillation steps", enabled=progress):
             batch = student.tokenizer([texts[i] for i in used], truncation=True, padding=True,
                                       max_length=student.max_length, return_tensors="pt").to(student.device)
-            emb = student.pool(model(**batch).last_hidden_state, batch["attention_mask"])
+            where = {int(t): k for k, t in enumerate(used)}
             target = F.cosine_similarity(teacher[left], teacher[right], dim=-1)
-            loss = cosine_loss(emb[[where[int(i)] for i in left]], emb[[where[int(j)] for j in right]], target)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+            losses.append(distillation_step(student, model, batch, [where[int(i)] for i in left],
+                                            [where[int(j)] for j in right], target, optimizer))
     model.eval()
     log = {"losses": losses, "train_seconds": time.perf_counter() - start}
     distilled = student.with_model(model, tag=f"distilled-{folder.name if folder else 'uncached'}")

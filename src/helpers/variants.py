@@ -363,4 +363,10 @@ class Distilled(Variant):
 
 
 STUDY_VARIANTS = (Base(), Lora(), LoraQuantized(bits=4), LoraWanda(sparsity=0.5))
-DISTILLED_VARIANTS = (Distilled(teacher="lora"), Distilled(teacher="none"), Distilled(teacher="base"))
+
+
+def distilled_variants(distillation: DistillArgs, *, layers: int = 3) -> tuple[Distilled, ...]:
+    """Notebook 05's students: of the study's phase-1 encoder first, then the controls (the layers
+    dropped only; distilled from Base)."""
+    return (Distilled(layers=layers, teacher="lora", distillation=distillation), Distilled(layers=layers, teacher="none"),
+            Distilled(layers=layers, teacher="base", distillation=distillation))

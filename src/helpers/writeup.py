@@ -282,6 +282,38 @@ def awss_per_review(rows: pd.DataFrame, means: pd.DataFrame, tests: pd.DataFrame
                "seed-to-seed sd in the table above is often as large as the differences."))
 
 
+def distillation(compared: pd.DataFrame, tests: pd.DataFrame, *, student: str, teacher: str = "lora",
+                 distill_args, estimated: bool) -> Writeup:
+    """Does a distilled student keep its teacher's work saved at a fraction of the compute?
+    ``compared``: ``cost.compression_table``; ``tests``: ``student`` paired against the others."""
+    c = compared.set_index("variant")
+    s, t = c.loc[student], c.loc[teacher]
+    vs = {other: comparison(tests, f"{student} − {other}") for other in c.index if other != student}
+    said = {other: f"{verdict(r)} {method_label(other)} (median paired difference {r.median_diff:+.3f}, ahead in "
+                   f"{r.wins} of {r.n_pairs}, Wilcoxon p = {r.p_wilcoxon:.2g})" for other, r in vs.items()}
+    keeps = verdict(vs[teacher])
+    plain = {"does not differ clearly from": "Yes, within what these runs can tell apart",
+             "beats": "Yes, and more", "loses to": "No"}[keeps]
+    fraction = (f"{s[f'FLOPs vs {teacher}']:.2f} of the FLOPs per citation, {s[f'time vs {teacher}']:.2f} of the time "
+                f"and {s[f'memory vs {teacher}']:.2f} of the memory")
+    kept = f" ({s['AWSS@95'] / t['AWSS@95']:.0%} of it)" if t["AWSS@95"] > 0 else ""
+    headline = (f"{plain}: the {method_label(student)} reaches a mean AWSS@95 of {s['AWSS@95']:.3f} against its "
+                f"teacher's {t['AWSS@95']:.3f}{kept} — it {said[teacher]} — with {fraction}.")
+    energy = "estimated" if estimated else "measured"
+    lines = [
+        f"**Against the teacher** ({method_label(teacher)}): the student {said[teacher]}.",
+        *(f"**Against {method_label(other)}**: it {said[other]}." for other in vs if other != teacher),
+        f"**Compute**: {s['GFLOPs per citation']:.3g} GFLOPs per citation against {t['GFLOPs per citation']:.3g} "
+        f"(counted, any machine); {s['ms per citation']:.1f} ms against {t['ms per citation']:.1f} ms per citation and "
+        f"{s['weights, MiB']:.1f} against {t['weights, MiB']:.1f} MiB of weights (this machine: the embedding table "
+        f"stays whole, so memory shrinks less than the layers); {energy} energy per review and seed "
+        f"{s['energy per review, Wh']:.2f} Wh against {t['energy per review, Wh']:.2f} Wh, the student's including "
+        f"its training ({s['training GFLOPs']:,.0f} GFLOPs: phase 1, the teacher's pass over the review and "
+        f"{distill_args.steps} distillation steps of {distill_args.pairs} pairs).",
+    ]
+    return Writeup(headline, _bullets(lines))
+
+
 # ---------------------------------------------------------------- 06
 
 def hybrid(summary: pd.DataFrame, tests: pd.DataFrame, blocks: pd.DataFrame, *, top: list[str], names: list[str],
@@ -474,7 +506,12 @@ def cost_of_screening(methods: pd.DataFrame, power: dict, *, counts, timings: di
         f"**Compression saves no FLOPs**: 4-bit weights multiply the same products in mixed precision "
         f"({m.loc['lora+int4', 'inference_flops_per_citation']:.3g} vs {m.loc['lora', 'inference_flops_per_citation']:.3g} "
         f"per citation) and Wanda's 50 % zeros are multiplied densely; what they change is bytes and, where kernels "
-        "exist, seconds (notebook 04).",
+        "exist, seconds (notebook 04)." + (
+            f" **Distillation does**: the 3-layer student of LoRA needs {m.loc['student3-from-lora', 'inference_flops_per_citation']:.3g}"
+            f" FLOPs per citation ({m.loc['student3-from-lora', 'inference_flops_per_citation'] / m.loc['lora', 'inference_flops_per_citation']:.2f}"
+            f" of LoRA's) for a mean AWSS@95 of {m.loc['student3-from-lora', 'awss']:.3f}, after"
+            f" {m.loc['student3-from-lora', 'train_flops']:.3g} FLOPs of training (phase 1, the teacher's pass over the"
+            " review and the distillation; notebook 05)." if "student3-from-lora" in m.index else ""),
         f"**Energy per review and seed** ({energy_word}, {country} grid, {power['embedding'].kg_co2_per_kwh * 1000:.0f} g "
         f"CO₂e/kWh): LoRA {m.loc['lora', 'energy_wh']:.2f} Wh ({m.loc['lora', 'co2_g']:.2f} g CO₂e), Base "
         f"{m.loc['base', 'energy_wh']:.2f} Wh, ASReview one-shot {m.loc['asreview-oneshot', 'energy_wh']:.3f} Wh. "
