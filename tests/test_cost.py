@@ -117,6 +117,10 @@ def test_a_row_s_flops_come_from_its_settings(enc):
     pool = lambda per_text: cost.embedding_flops(per_text, split.pool, max_length=enc.max_length)  # noqa: E731
     assert students["base"][0] == pytest.approx(steps + pool(counts.base()))
     assert students["lora"][0] == pytest.approx(steps + lora[0] + pool(counts.adapted(FAST)))
+    # the teacher's pass is embedding work: cost_table prices it at the embedding phase's rate
+    lora_student = settings(Distilled(layers=2, teacher="lora", distillation=small))
+    assert cost.teacher_pass_flops(lora_student, split, counts) == pytest.approx(pool(counts.adapted(FAST)))
+    assert cost.teacher_pass_flops(settings(Lora()), split, counts) == 0.0
 
 
 def test_the_reader_s_table_puts_each_mean_beside_its_interval_and_shows_no_count_as_missing():
@@ -132,7 +136,7 @@ def test_the_reader_s_table_puts_each_mean_beside_its_interval_and_shows_no_coun
     base = methods.set_index("variant").loc["base"]
     assert base["awss"] == 3.0  # review a: mean of seeds 1 and 3; review b: 4
     assert shown.loc["BASE", "AWSS@95"] == f"3 ({base['awss_ci_low']:.3g}–{base['awss_ci_high']:.3g})"
-    assert shown.loc["TFIDF+LR", "energy per review, Wh"] == "–" and shown.loc["TFIDF+LR", "phase-1 FLOPs"] == "–"
+    assert shown.loc["TFIDF+LR", "energy per review, Wh"] == "–" and shown.loc["TFIDF+LR", "training FLOPs"] == "–"
 
 
 def test_the_compression_table_sets_each_cost_beside_the_reference_s():
@@ -153,3 +157,26 @@ def test_the_compression_table_sets_each_cost_beside_the_reference_s():
         cost.compression_table(methods, pd.concat([footprint, pd.DataFrame({"variant": ["lora+int4"],
                                                                            "seconds_per_citation": [0.1],
                                                                            "weights_MiB": [20.0]})]), {})
+
+
+def test_a_student_s_teacher_pass_is_priced_as_embedding_not_training(enc):
+    import json
+
+    import pandas as pd
+
+    from helpers.config import DistillArgs, SweepConfig
+    from helpers.variants import Distilled
+
+    counts = cost.FlopCounts(enc)
+    split = cost.SplitTokens(np.full(16, 20), np.full(50, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
+                             np.r_[np.full(16, 20), np.full(50, 30)])
+    settings = Distilled(layers=2, teacher="base", distillation=DistillArgs(steps=2, pairs=4)).settings(SweepConfig(), "r")
+    row = {"review": "r", "seed": 0, "key": "k", "variant": "student2-from-base", "awss": 0.5, "settings": json.dumps(settings),
+           "n_train": 16, "n_eval": 50, "n_eval_included": 5, "tpr": 1.0, "tnr": 0.5, "seconds": 0.0}
+    powers = {phase: cost.Power(phase, 36.0, "estimated (test)", 0.1, "BRA", 20.0, rate)
+              for phase, rate in (("training", 1e9), ("embedding", 4e9), ("scoring", np.nan))}
+    energy = cost.cost_table(pd.DataFrame([row]), counts, lambda review, seed: split, powers)["energy_wh"].iloc[0]
+    train, inference, _ = cost.row_flops(row, settings, lambda review, seed: split, counts)
+    teacher = cost.teacher_pass_flops(settings, split, counts)
+    assert 0 < teacher < train
+    assert energy == pytest.approx(36.0 * ((train - teacher) / 1e9 + (inference + teacher) / 4e9) / 3600)

@@ -278,7 +278,7 @@ def footprint_table(variants, encoder: Encoder, args: TrainingArgs, *, batch: in
         if shape not in measured:
             model = stand_in(variant, encoder, args, calibration_texts=calibration_texts)
             timing = inference_latency(model, batch_size=batch, seq_len=encoder.max_length, repeats=repeats,
-                                       budget_s=budget_s)
+                                       budget_s=budget_s, device=str(encoder.device))
             measured[shape] = {"seconds_per_citation": timing["median_s"] / batch, "measured_batch": timing["measured_batch"],
                                "repeats": timing["repeats"], "tokens": encoder.max_length,
                                "parameters": sum(p.numel() for p in model.model.parameters()),

@@ -131,7 +131,8 @@ def distillation_cost(student, lengths=COUNTING_LENGTHS) -> LengthCost:
 
     def flops(length: int) -> float:
         batch = _token_batch(student, 4, length)
-        return count_flops(lambda: distillation_step(student, model, batch, [0, 2], [1, 3], torch.zeros(2), optimizer)) / 4
+        target = torch.zeros(2, device=student.device)
+        return count_flops(lambda: distillation_step(student, model, batch, [0, 2], [1, 3], target, optimizer)) / 4
 
     return LengthCost.fit(lengths, [flops(n) for n in lengths])
 
@@ -231,7 +232,8 @@ def reading_hours_saved(n_eval, n_eval_included, tpr, tnr, *, seconds_per_abstra
 
 class FlopCounts:
     """Counted per-length costs of one encoder, computed once each: its forward, a forward through
-    a LoRA adapter of given arguments, a phase-1 text with given arguments."""
+    a LoRA adapter of given arguments, a phase-1 text with given arguments, a student's forward
+    and a student's distillation text."""
 
     def __init__(self, encoder):
         self.encoder = encoder
@@ -298,12 +300,11 @@ def row_flops(row, settings: dict, split_tokens: Callable, counts: FlopCounts) -
         from .config import DistillArgs
 
         distill_args = DistillArgs(**{k: v for k, v in settings["distillation"].items() if k != "kind"})
-        train = distillation_flops(counts.distillation(settings["layers"]), split.pool, distill_args, max_length=length)
-        if settings["teacher"] == "base":
-            return train + embed(counts.base(), split.pool), inference, "counted"
-        args = _args(settings["training"])
-        return (train + phase1(args, row["review"], int(row["seed"])) + embed(counts.adapted(args), split.pool),
-                inference, "counted")
+        train = (distillation_flops(counts.distillation(settings["layers"]), split.pool, distill_args, max_length=length)
+                 + teacher_pass_flops(settings, split, counts))
+        if settings["teacher"] == "lora":
+            train += phase1(_args(settings["training"]), row["review"], int(row["seed"]))
+        return train, inference, "counted"
     if "composed_from" in settings:  # skills composed from several reviews' phase-1 adapters
         args = _args(settings["training"])
         train = sum(phase1(args, review, int(row["seed"])) for review, _ in settings["composed_from"])
@@ -338,6 +339,17 @@ def row_flops(row, settings: dict, split_tokens: Callable, counts: FlopCounts) -
     if "sparsity" in settings:  # Wanda multiplies densely: the same FLOPs, plus its calibration pass
         return train + embed(adapted, train_tokens), inference, "counted (pruned weights multiplied densely)"
     return train, inference, "counted"
+
+
+def teacher_pass_flops(settings: dict, split: SplitTokens, counts: FlopCounts) -> float:
+    """FLOPs of a distilled student's teacher embedding the pool it is distilled on (0 for every
+    other row): embedding work within the student's training, so ``cost_table`` prices it at the
+    embedding phase's rate and power, not the training phase's."""
+    teacher = settings.get("teacher", "none")
+    if teacher == "none":
+        return 0.0
+    per_text = counts.base() if teacher == "base" else counts.adapted(_args(settings["training"]))
+    return embedding_flops(per_text, split.pool, max_length=counts.encoder.max_length)
 
 
 def row_energy(row, powers: dict, *, train_flops: float = float("nan"), inference_flops: float = float("nan")) -> float:
@@ -422,8 +434,10 @@ def cost_table(rows, counts: FlopCounts, split_tokens: Callable, powers: dict, *
     out = []
     intensity = powers["embedding"].kg_co2_per_kwh
     for _, row in rows.iterrows():
-        train, inference, counted = row_flops(row, json.loads(row["settings"]), split_tokens, counts)
-        energy = row_energy(row, powers, train_flops=train, inference_flops=inference)
+        settings = json.loads(row["settings"])
+        train, inference, counted = row_flops(row, settings, split_tokens, counts)
+        embedded = teacher_pass_flops(settings, split_tokens(row["review"], int(row["seed"])), counts)
+        energy = row_energy(row, powers, train_flops=train - embedded, inference_flops=inference + embedded)
         hours = float(reading_hours_saved(row["n_eval"], row["n_eval_included"], row["tpr"], row["tnr"],
                                           seconds_per_abstract=seconds_per_abstract))
         out.append({"key": row["key"], "review": row["review"], "seed": int(row["seed"]), "variant": row["variant"],
@@ -476,7 +490,7 @@ def readable(methods, labels: Callable[[str], str] = str) -> "pd.DataFrame":
 
     return pd.DataFrame({
         "method": [labels(v) for v in methods["variant"]], "reviews": methods["reviews"],
-        "AWSS@95": column("awss"), "phase-1 FLOPs": column("train_flops", ci=False),
+        "AWSS@95": column("awss"), "training FLOPs": column("train_flops", ci=False),
         "FLOPs per citation": column("inference_flops_per_citation", ci=False),
         "energy per review, Wh": column("energy_wh"), "CO₂e, g": column("co2_g", ci=False),
         "reading saved, h": column("hours_saved"), "at 72 s, h": column("hours_saved_slow", ci=False),

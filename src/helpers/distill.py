@@ -90,7 +90,7 @@ def distill(student: Encoder, teacher_vectors: np.ndarray, texts: list[str], *, 
             return loaded
     model = copy.deepcopy(student.model).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate)
-    teacher = torch.as_tensor(np.asarray(teacher_vectors, dtype=np.float32))
+    teacher = torch.as_tensor(np.asarray(teacher_vectors, dtype=np.float32), device=student.device)
     losses, start = [], time.perf_counter()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)

@@ -285,20 +285,27 @@ def awss_per_review(rows: pd.DataFrame, means: pd.DataFrame, tests: pd.DataFrame
 def distillation(compared: pd.DataFrame, tests: pd.DataFrame, *, student: str, teacher: str = "lora",
                  distill_args, estimated: bool) -> Writeup:
     """Does a distilled student keep its teacher's work saved at a fraction of the compute?
-    ``compared``: ``cost.compression_table``; ``tests``: ``student`` paired against the others."""
+    ``compared``: ``cost.compression_table`` with ``reference=teacher``; ``tests``: ``student``
+    paired against the others."""
     c = compared.set_index("variant")
     s, t = c.loc[student], c.loc[teacher]
     vs = {other: comparison(tests, f"{student} − {other}") for other in c.index if other != student}
     said = {other: f"{verdict(r)} {method_label(other)} (median paired difference {r.median_diff:+.3f}, ahead in "
                    f"{r.wins} of {r.n_pairs}, Wilcoxon p = {r.p_wilcoxon:.2g})" for other, r in vs.items()}
-    keeps = verdict(vs[teacher])
-    plain = {"does not differ clearly from": "Yes, within what these runs can tell apart",
-             "beats": "Yes, and more", "loses to": "No"}[keeps]
+    plain = {"does not differ clearly from": "Not shown to differ", "beats": "Yes",
+             "loses to": "No"}[verdict(vs[teacher])]
     fraction = (f"{s[f'FLOPs vs {teacher}']:.2f} of the FLOPs per citation, {s[f'time vs {teacher}']:.2f} of the time "
                 f"and {s[f'memory vs {teacher}']:.2f} of the memory")
     kept = f" ({s['AWSS@95'] / t['AWSS@95']:.0%} of it)" if t["AWSS@95"] > 0 else ""
+    # distilled on the review it screens, a student costs more than its teacher per review; its cheaper
+    # forwards pay that back only on citations screened beyond those
+    extra = s["training GFLOPs"] - t["training GFLOPs"]
+    saved = t["GFLOPs per citation"] - s["GFLOPs per citation"]
+    payback = (f"Distilled on the review it screens, the student costs more than its teacher per review ({extra:,.0f} "
+               f"GFLOPs more training); its cheaper forwards repay that only after about {extra / saved:,.0f} further "
+               "citations — an update of the review, or a living review." if extra > 0 and saved > 0 else "")
     headline = (f"{plain}: the {method_label(student)} reaches a mean AWSS@95 of {s['AWSS@95']:.3f} against its "
-                f"teacher's {t['AWSS@95']:.3f}{kept} — it {said[teacher]} — with {fraction}.")
+                f"teacher's {t['AWSS@95']:.3f}{kept} — it {said[teacher]} — with {fraction}. {payback}").strip()
     energy = "estimated" if estimated else "measured"
     lines = [
         f"**Against the teacher** ({method_label(teacher)}): the student {said[teacher]}.",
