@@ -70,12 +70,11 @@ def test_latency_over_budget_times_a_sub_batch_and_scales_it(enc):
 def test_footprints_give_each_variant_its_architecture_s_latency_and_bytes(enc):
     from conftest import synthetic_texts
     from helpers.bench import footprint_table
-    from helpers.config import TrainingArgs
-    from helpers.config import DistillArgs
+    from helpers.config import DistillArgs, SweepConfig
     from helpers.variants import STUDY_VARIANTS, distilled_variants
 
     students = distilled_variants(DistillArgs(), layers=2)
-    table = footprint_table(STUDY_VARIANTS + students, enc, TrainingArgs(), batch=4, repeats=1, budget_s=None,
+    table = footprint_table(STUDY_VARIANTS + students, enc, SweepConfig(), batch=4, repeats=1, budget_s=None,
                             calibration_texts=synthetic_texts(4, seed=0)).set_index("variant")
     assert (table.seconds_per_citation > 0).all() and table.architecture.nunique() == 5
     same = table.loc[["student2", "student2-from-lora", "student2-from-base"]]
@@ -88,8 +87,8 @@ def test_footprints_give_each_variant_its_architecture_s_latency_and_bytes(enc):
 
 def test_a_variant_without_a_stand_in_is_named(enc):
     from helpers.bench import stand_in
-    from helpers.config import TrainingArgs
+    from helpers.config import SweepConfig
     from helpers.peers import TFIDF_LR
 
     with pytest.raises(ValueError, match="no stand-in for variant 'tfidf\\+lr'"):
-        stand_in(TFIDF_LR, enc, TrainingArgs(), calibration_texts=[])
+        stand_in(TFIDF_LR, enc, SweepConfig(), calibration_texts=[])

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .config import TrainingArgs
+from .config import SweepConfig, TrainingArgs
 from .contrastive import make_optimizer, training_step, with_lora
 from .encoder import Encoder
 
@@ -224,7 +224,14 @@ def training_table(encoders: dict[str, Encoder], *, pairs: int, seq: int, steps:
 
 # ---------------------------------------------------------------- notebook 05's footprints
 
-def stand_in(variant, encoder: Encoder, args: TrainingArgs, *, calibration_texts: list[str]) -> Encoder:
+def random_word_texts(rng: np.random.Generator, n: int, *, vocabulary: int, length: int) -> list[str]:
+    """``n`` texts of ``length`` words drawn from ``vocabulary`` made-up words: input for timing and
+    calibration, where what a text says does not matter."""
+    words = [f"w{k}" for k in range(vocabulary)]
+    return [" ".join(rng.choice(words, length)) for _ in range(n)]
+
+
+def stand_in(variant, encoder: Encoder, config: SweepConfig, *, calibration_texts: list[str]) -> Encoder:
     """An encoder with ``variant``'s architecture and number formats, its weights untrained
     (a fresh adapter, a student not distilled): latency and memory depend on shapes and formats,
     not on what was learned. Wanda prunes on ``calibration_texts``; its zeros stay dense."""
@@ -237,8 +244,8 @@ def stand_in(variant, encoder: Encoder, args: TrainingArgs, *, calibration_texts
     if isinstance(variant, Distilled):
         return student_of(encoder, variant.layers)
     if isinstance(variant, Lora):
-        return with_lora(encoder, replace(args, **dict(variant.changes)), seed=0)
-    adapted = with_lora(encoder, args, seed=0)
+        return with_lora(encoder, variant.training(config), seed=0)
+    adapted = with_lora(encoder, config.training, seed=0)
     if isinstance(variant, LoraQuantized):
         return quantize_weights(adapted, bits=variant.bits)
     if isinstance(variant, LoraWanda):
@@ -257,7 +264,7 @@ def held_bytes(model: torch.nn.Module) -> int:
     return buffer.getbuffer().nbytes
 
 
-def footprint_table(variants, encoder: Encoder, args: TrainingArgs, *, batch: int, repeats: int,
+def footprint_table(variants, encoder: Encoder, config: SweepConfig, *, batch: int, repeats: int,
                     budget_s: float | None, calibration_texts: list[str] | None = None) -> pd.DataFrame:
     """Per variant: seconds per citation embedded (a forward of ``batch`` texts at the encoder's
     own token limit, median of ``repeats`` / ``batch``), its parameters and the MiB its weights
@@ -268,15 +275,14 @@ def footprint_table(variants, encoder: Encoder, args: TrainingArgs, *, batch: in
     from .variants import Distilled
 
     if calibration_texts is None:
-        rng = np.random.default_rng(0)
-        calibration_texts = [" ".join(rng.choice([f"w{k}" for k in range(500)], 150)) for _ in range(16)]
+        calibration_texts = random_word_texts(np.random.default_rng(0), 16, vocabulary=500, length=150)
 
     measured: dict = {}
     rows = []
     for variant in variants:
         shape = f"student{variant.layers}" if isinstance(variant, Distilled) else variant.name
         if shape not in measured:
-            model = stand_in(variant, encoder, args, calibration_texts=calibration_texts)
+            model = stand_in(variant, encoder, config, calibration_texts=calibration_texts)
             timing = inference_latency(model, batch_size=batch, seq_len=encoder.max_length, repeats=repeats,
                                        budget_s=budget_s, device=str(encoder.device))
             measured[shape] = {"seconds_per_citation": timing["median_s"] / batch, "measured_batch": timing["measured_batch"],

@@ -394,6 +394,7 @@ def machine_power(encoder, args, *, country: str = COUNTRY, min_seconds: float =
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.svm import LinearSVC
 
+    from .bench import random_word_texts
     from .contrastive import make_optimizer, training_step, with_lora
 
     adapted = with_lora(encoder, args, seed=0)
@@ -403,8 +404,7 @@ def machine_power(encoder, args, *, country: str = COUNTRY, min_seconds: float =
     pairs = np.array([(0, 1, 1), (2, 3, 1), (4, 5, 0), (6, 7, 0)])
     embed_batch = _token_batch(encoder, 32, encoder.max_length)
     rng = np.random.default_rng(0)
-    words = [f"w{k}" for k in range(2000)]
-    texts = [" ".join(rng.choice(words, 200)) for _ in range(2000)]
+    texts = random_word_texts(rng, 2000, vocabulary=2000, length=200)
     labels = rng.integers(0, 2, len(texts))
 
     def embed():
