@@ -164,13 +164,14 @@ class TrainingArgs:
 @dataclass(frozen=True)
 class DistillArgs:
     """How a student encoder is distilled (``helpers.distill``). Bounded: the step count fixes its
-    cost, about 3 s a step of 16 pairs for a 3-layer student at 256 tokens on 2 cores, so 30 steps
-    keep notebook 05's 90 distillations (75 from the study's encoder, 15 from Base) within 3 h.
+    cost, 3–4 s a step of 16 pairs for a 3-layer student at 256 tokens on 2 cores; notebook 05's
+    90 distillations (75 from the study's encoder, 15 from Base) are most of what its students
+    cost (``benchmarks/distill_cost.py`` measures it and scales it to every review × seed).
     The learning rate was chosen on notebook 08's development reviews (seeds 0 and 1, evaluation
     cap 400): mean AWSS@95 0.352 at 1e-4 against 0.325 at setfit's 2e-5."""
 
     kind: ClassVar[str] = "cosine-distillation"
-    steps: int = knob(30, "optimiser steps (ours: the 3 h budget's bound)")
+    steps: int = knob(30, "optimiser steps (ours: they bound the cost, 3–4 s a step on 2 cores)")
     pairs: int = knob(16, "text pairs per step (up to twice as many texts)")
     learning_rate: float = knob(1e-4, "AdamW's learning rate for the student's whole body (ours: chosen on development reviews)")
     seed: int = knob(0, "seed of the pair draws")

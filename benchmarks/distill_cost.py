@@ -1,0 +1,68 @@
+"""What notebook 05's distilled students add to its full run, measured on one review × seed from
+an empty cache, and an estimate for every review with text × 5 seeds (issue 30 bounds it at 3 h).
+
+    SLR_CACHE_DIR=$(mktemp -d) python benchmarks/distill_cost.py [--review opioids] [--seed 3]
+
+Each part is timed in the order notebook 05 meets it. First what the study's variants already pay
+for (the Base and LoRA embeddings of every citation, phase 1), which the students reuse: the
+teachers' vectors come from that cache. Then what the students add: the student of LoRA
+(distilled for every review × seed, then its embeddings), the layers dropped only (embeddings
+once per review: the same student for every seed) and the student of Base (distilled and
+embedded once per review). The estimate scales the embeddings by the number of citations and
+keeps a distillation's fixed steps per run; it is printed as an estimate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from helpers.config import settings
+from helpers.data import load_review, split_available
+from helpers.trial import Trial
+from helpers.variants import distilled_variants
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--review", default="opioids")
+    p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--seeds", type=int, default=5, help="seeds of the estimate")
+    a = p.parse_args()
+    if "SLR_CACHE_DIR" not in os.environ:
+        raise SystemExit("set SLR_CACHE_DIR to an empty folder: this measures the cost from an empty cache")
+    S = settings("full")
+    trial = Trial(S.sweep(), a.review, a.seed)
+    n = len(trial.data.table)
+    paid: dict[str, float] = {}
+    for label, part in [("Base embeddings", lambda: trial.base_embeddings), ("phase 1", lambda: trial.phase1),
+                        ("LoRA embeddings", lambda: trial.lora_embeddings)]:
+        start = time.perf_counter()
+        part()
+        paid[label] = time.perf_counter() - start
+    added: dict[str, tuple[float, float]] = {}  # variant: (distillation seconds, embedding seconds)
+    for variant in distilled_variants(S.distillation):
+        start = time.perf_counter()
+        student, _ = variant.student(trial)
+        distilled = time.perf_counter() - start
+        scored = variant.score(trial)  # the student is cached now: this is its embeddings and head
+        added[variant.name] = (distilled, scored.timings["embed_seconds"])
+    chosen, _ = split_available(S.reviews, S.data_dir)
+    total = sum(len(load_review(r, S.data_dir)) for r in chosen)
+    runs = len(chosen) * a.seeds
+    print(f"{a.review} seed {a.seed}: {n} citations, from an empty cache; distillation {S.distillation}")
+    for label, s in paid.items():
+        print(f"  already paid by the study's variants: {label:18s} {s:8.1f} s")
+    for name, (d, e) in added.items():
+        print(f"  added: {name:20s} distillation {d:6.1f} s, embeddings {e:6.1f} s")
+    # per review × seed: the student of LoRA; per review: the student of Base and the layers dropped
+    per_run = {name: runs if name.endswith("-from-lora") else len(chosen) for name in added}
+    per_embedding = {name: a.seeds if name.endswith("-from-lora") else 1 for name in added}
+    estimate = sum(d * per_run[name] + e / n * total * per_embedding[name] for name, (d, e) in added.items())
+    print(f"estimate of what the students add to notebook 05 for {len(chosen)} reviews ({total} citations) × "
+          f"{a.seeds} seeds: {estimate / 3600:.2f} h (bound: 3 h; scaled from this one review × seed; an estimate)")
+
+
+if __name__ == "__main__":
+    main()
