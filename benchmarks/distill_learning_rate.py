@@ -1,5 +1,5 @@
 """The development check behind ``DistillArgs.learning_rate``: on notebook 08's development reviews
-(evaluation cap 400), seeds 0 and 1, 30 steps × 16 pairs (``DistillArgs``' bound), the
+(evaluation cap 400), seeds 0 and 1, 30 steps × 16 pairs (the bound before its cost was measured), the
 AWSS@95 of each learning rate, the undistilled student and the teacher, with paired tests.
 
     python benchmarks/distill_learning_rate.py   # rows land in (and are reused from) results/results.csv

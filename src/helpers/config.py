@@ -164,14 +164,16 @@ class TrainingArgs:
 @dataclass(frozen=True)
 class DistillArgs:
     """How a student encoder is distilled (``helpers.distill``). Bounded: the step count fixes its
-    cost, 3–4 s a step of 16 pairs for a 3-layer student at 256 tokens on 2 cores; notebook 05's
-    90 distillations (75 from the study's encoder, 15 from Base) are most of what its students
-    cost (``benchmarks/distill_cost.py`` measures it and scales it to every review × seed).
-    The learning rate was chosen on notebook 08's development reviews (seeds 0 and 1, evaluation
-    cap 400): mean AWSS@95 0.352 at 1e-4 against 0.325 at setfit's 2e-5."""
+    cost, 3–4 s a step of 16 pairs for a 3-layer student at 256 tokens on 2 cores, and notebook
+    05's 90 distillations (75 from the study's encoder, 15 from Base) are most of what its
+    students cost. ``benchmarks/distill_cost.py`` measured 30 steps at 3.8 h for every review ×
+    seed (an estimate), over the 3 h notebook 05's students may add; 20 steps, 2.7 h by the same
+    estimate, bring it under.
+    The learning rate was chosen on notebook 08's development reviews at 30 steps (seeds 0 and 1,
+    evaluation cap 400): mean AWSS@95 0.352 at 1e-4 against 0.325 at setfit's 2e-5."""
 
     kind: ClassVar[str] = "cosine-distillation"
-    steps: int = knob(30, "optimiser steps (ours: they bound the cost, 3–4 s a step on 2 cores)")
+    steps: int = knob(20, "optimiser steps (ours: they bound the cost, 3–4 s a step on 2 cores)")
     pairs: int = knob(16, "text pairs per step (up to twice as many texts)")
     learning_rate: float = knob(1e-4, "AdamW's learning rate for the student's whole body (ours: chosen on development reviews)")
     seed: int = knob(0, "seed of the pair draws")
