@@ -96,7 +96,9 @@ def test_awss_per_review_on_one_review():
     w = writeup.awss_per_review(rows, means, tests, norm_tests, reviews=[REVIEW], missing=["statins"], flagged=set(),
                                 seeds=SEEDS, encoder={"name": "tiny", "normalize": True}, few=5)
     mean = dict(zip(means.variant, means["mean"]))
-    assert f"LoRA's mean AWSS@95 is {mean['lora']:.3f} against Base {mean['base']:.3f}" in w.headline
+    assert f"Over 1 review × 3 seeds, LoRA's mean AWSS@95 is {mean['lora']:.3f} against Base {mean['base']:.3f}" \
+        in w.headline
+    assert "(s)" not in w.headline + w.body  # counted nouns agree with their number
     assert f"On {REVIEW} the difference is" in w.body  # one review: no best and worst to name
     assert f"{comparison(tests, 'lora − base').wins} of 3" in w.body
 
@@ -140,6 +142,7 @@ def test_beyond_on_one_held_out_review():
                        peers=peers, al_peer="asreview-al", n_held_out=1, seeds=SEEDS, cap_note="all citations",
                        study_layers="3 4 5")
     assert f"held-out mean AWSS@95 {means.loc['base+svm', 'mean']:.3f}" in w.headline
+    assert "tested once on 1 held-out review," in w.headline and "(1 review × 3 seeds" in w.body
     assert "picked layers 3 4 5 in 3 of 3" in w.body and "the study's own last 3" in w.body
     with pytest.raises(KeyError):  # a peer missing from the held-out rows is an error, not silence
         writeup.beyond(ranking, dev, means.drop("tfidf+lr"), tests, al_means, al_test, chosen="base+svm",
@@ -163,6 +166,7 @@ def test_when_to_stop_on_one_review():
     assert f"saves {stat.work_saved.mean():.1%} of the reading where the oracle would save {oracle.work_saved.mean():.1%}" \
         in w.headline
     assert f"missed the target in {int(stat.below_target.sum())} of 6 runs" in w.body
+    assert w.headline.startswith("Over 1 review × 3 seeds")
 
 
 def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):

@@ -34,6 +34,11 @@ def _bullets(lines) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 review', '15 reviews': the prose reads as written, not as a form with '(s)'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _moves(after: float, before: float) -> str:
     return "raises" if after > before else "lowers" if after < before else "does not change"
 
@@ -225,7 +230,7 @@ def latency(latency_table: pd.DataFrame, training: pd.DataFrame, memory: pd.Data
         _bullets(lines), tables=(("study vs here", vs, {"hide_index": True, "decimals": 2}),),
         after=(f"Why they differ: hardware above all — the study timed on its Table 2 machine (GPU and CPU), here "
                f"{machine} with {threads} threads{' and a GPU' if gpu else ' and no GPU (GPU rows: –)'}; training "
-               f"here is extrapolated from {train_steps} measured step(s). Memory agrees by construction (same "
+               f"here is extrapolated from {_count(train_steps, 'measured step')}. Memory agrees by construction (same "
                f"configuration, parameters × bits); the LoRA count "
                + ("matches the study's exactly." if lora_parameters == study.LORA_PARAMETERS else
                   f"({lora_parameters:,}) differs from the study's {study.LORA_PARAMETERS:,} because the configuration "
@@ -246,6 +251,7 @@ def awss_per_review(rows: pd.DataFrame, means: pd.DataFrame, tests: pd.DataFrame
     below = int((m[compressed].min(axis=1) < m["base"]).sum())
     gain = (m["lora"] - m["base"]).sort_values()
     n = len(reviews)
+    hard = int((m["base"] < 0.2).sum())
     ends = (f"It does best against Base on {gain.index[-1]} ({gain.iloc[-1]:+.3f}) and worst on {gain.index[0]} "
             f"({gain.iloc[0]:+.3f})." if n > 1 else f"On {gain.index[0]} the difference is {gain.iloc[0]:+.3f}.")
     norm = {r.variant: r for r in norm_tests.itertuples(index=False)}
@@ -261,8 +267,8 @@ def awss_per_review(rows: pd.DataFrame, means: pd.DataFrame, tests: pd.DataFrame
         f"{norm['Base'].median_diff:+.3f} and LoRA by {norm['LoRA (study)'].median_diff:+.3f} per (review, seed) "
         f"(Wilcoxon p = {norm['Base'].p_wilcoxon:.2g} and {norm['LoRA (study)'].p_wilcoxon:.2g}); the rest of the "
         f"report uses the model's own pipeline (normalize={encoder['normalize']}).",
-        f"**Hard reviews stay hard.** {int((m['base'] < 0.2).sum())} review(s) have a Base AWSS@95 below 0.2; "
-        + (f"{', '.join(sorted(flagged))} keep(s) fewer than {few} included citations for evaluation (†), so their "
+        f"**Hard reviews stay hard.** {_count(hard, 'review')} {'has' if hard == 1 else 'have'} a Base AWSS@95 below "
+        f"0.2; " + (f"{', '.join(sorted(flagged))} {'keeps' if len(flagged) == 1 else 'keep'} fewer than {few} included citations for evaluation (†), so their "
            "values rest on very few documents." if flagged else "no review is flagged †.")]
     est = m.loc["estrogens"] if "estrogens" in m.index else None
     vs = pd.DataFrame([
@@ -271,7 +277,7 @@ def awss_per_review(rows: pd.DataFrame, means: pd.DataFrame, tests: pd.DataFrame
         ("reviews where a variant falls below Base", f"{study.REVIEWS_WITH_A_VARIANT_BELOW_BASE} of 20", f"{below} of {n}"),
     ], columns=["quantity", "study (SPECTER, one draw)", f"here ({encoder['name']}, mean over seeds)"])
     return Writeup(
-        f"Over {n} review(s) × {len(seeds)} seeds, LoRA's mean AWSS@95 is {mean_of['lora']:.3f} against Base "
+        f"Over {_count(n, 'review')} × {len(seeds)} seeds, LoRA's mean AWSS@95 is {mean_of['lora']:.3f} against Base "
         f"{mean_of['base']:.3f}: it is ahead on {better} of {n} (median paired difference "
         f"{lora_vs_base.median_diff:+.3f}, Wilcoxon p = {lora_vs_base.p_wilcoxon:.2g}); LoRA + 4-bit gives "
         f"{mean_of['lora+int4']:.3f}, LoRA + Wanda 50 % {mean_of['lora+wanda50']:.3f}.",
@@ -380,7 +386,7 @@ def peers(rows: pd.DataFrame, means: pd.DataFrame, tests: pd.DataFrame, cost: pd
     shot_means = means.loc[names, "mean"]
     winner = shot_means.idxmax()
     lines = [f"**One-shot winner: {method_label(winner)}**, mean AWSS@95 {shot_means[winner]:.3f} (95 % CI "
-             f"{means.loc[winner, 'ci_low']:.3f}–{means.loc[winner, 'ci_high']:.3f}) over {n_reviews} review(s); the "
+             f"{means.loc[winner, 'ci_low']:.3f}–{means.loc[winner, 'ci_high']:.3f}) over {_count(n_reviews, 'review')}; the "
              f"study's LoRA reaches {shot_means['lora']:.3f} and Base {shot_means['base']:.3f}."]
     for n in (n for n in names if n != "lora"):
         r = comparison(tests, f"lora − {n}")
@@ -423,7 +429,7 @@ def beyond(ranking: pd.DataFrame, dev_rows: pd.DataFrame, means: pd.DataFrame, t
                          "LoRA (a layer's output carries every change below it, which favours the top layers)."
                          if picked == study_layers else f" (the study adapts layers {study_layers})."))
     others = [n for n in peers if n != chosen]
-    lines.append(f"**Held-out** ({n_held_out} review(s) × {len(seeds)} seeds, {cap_note}): {method_label(chosen)} "
+    lines.append(f"**Held-out** ({_count(n_held_out, 'review')} × {len(seeds)} seeds, {cap_note}): {method_label(chosen)} "
                  f"{means.loc[chosen, 'mean']:.3f} (95 % CI {means.loc[chosen, 'ci_low']:.3f}–"
                  f"{means.loc[chosen, 'ci_high']:.3f}); "
                  + "; ".join(f"{method_label(p)} {means.loc[p, 'mean']:.3f}" for p in others) + ".")
@@ -438,7 +444,7 @@ def beyond(ranking: pd.DataFrame, dev_rows: pd.DataFrame, means: pd.DataFrame, t
                f"beats {', '.join(method_label(b) for b in beaten)} but not every one-shot peer" if beaten else
                "does not beat the one-shot peers")
     return Writeup(
-        f"Chosen on development reviews and tested once on {n_held_out} held-out one(s), {method_label(chosen)} "
+        f"Chosen on development reviews and tested once on {_count(n_held_out, 'held-out review')}, {method_label(chosen)} "
         f"{outcome} (held-out mean AWSS@95 {means.loc[chosen, 'mean']:.3f} vs ASReview one-shot "
         f"{means.loc['asreview-oneshot', 'mean']:.3f}, TF-IDF + LR {means.loc['tfidf+lr', 'mean']:.3f}); in active "
         f"learning the project's encoder {'beats' if verdict(al_row) == 'beats' else 'does not beat'} ASReview's default.",
@@ -486,7 +492,7 @@ def when_to_stop(summary: pd.DataFrame, evaluated: pd.DataFrame, *, rules, n_rev
     lines.append(f"**Methods**: under the statistical rule, {method_label(by_method.idxmax())} saves the most reading "
                  f"({by_method.max():.1%}) and {method_label(by_method.idxmin())} the least ({by_method.min():.1%}).")
     return Writeup(
-        f"Over {n_reviews} review(s) × {len(seeds)} seeds, the statistical stopping rule saves "
+        f"Over {_count(n_reviews, 'review')} × {len(seeds)} seeds, the statistical stopping rule saves "
         f"{stat.work_saved:.1%} of the reading where the oracle would save {pooled.loc[oracle_rule, 'work_saved']:.1%}, and "
         f"misses {target:.0%} recall in {stat.below / stat.runs:.1%} of runs (allowed: {1 - confidence:.0%}). {advice}",
         _bullets(lines))
@@ -550,6 +556,6 @@ def cost_of_screening(methods: pd.DataFrame, power: dict, *, counts, timings: di
         f"{m.loc['lora', 'hours_saved']:.1f} h of reading saved; Base, without phase 1, saves {m.loc['base', 'hours_saved']:.1f} h.",
         _bullets(lines), tables=(("study vs here: the study's speed-ups are time ratios on its machine; a lower precision "
                                   "multiplies the same matrices, so its FLOP ratio is 1", vs, {"hide_index": True, "decimals": 2}),),
-        after=(f"FLOPs are counted matrix products of the encoder run ({n_reviews} review(s)); TF-IDF and ASReview's "
+        after=(f"FLOPs are counted matrix products of the encoder run ({_count(n_reviews, 'review')}); TF-IDF and ASReview's "
                "models are not torch models and have no FLOP count here (their energy is their seconds at the scoring "
                "power). " + ("Energy is codecarbon's estimate: this machine exposes no power meter." if estimated else "")))
