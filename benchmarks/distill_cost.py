@@ -41,25 +41,26 @@ def main() -> None:
         start = time.perf_counter()
         part()
         paid[label] = time.perf_counter() - start
-    added: dict[str, tuple[float, float]] = {}  # variant: (distillation seconds, embedding seconds)
+    # variant: (distillation seconds, embedding seconds, whether it rests on the seed's phase 1)
+    added: dict[str, tuple[float, float, bool]] = {}
     for variant in distilled_variants(S.distillation):
         start = time.perf_counter()
         variant.student(trial)  # distils (or loads) the student: timed apart from its embeddings
         distilled = time.perf_counter() - start
         scored = variant.score(trial)  # the student is cached now: this is its embeddings and head
-        added[variant.name] = (distilled, scored.timings["embed_seconds"])
+        added[variant.name] = (distilled, scored.timings["embed_seconds"], variant.trains)
     chosen, _ = split_available(S.reviews, S.data_dir)
     total = sum(len(load_review(r, S.data_dir)) for r in chosen)
     runs = len(chosen) * a.seeds
     print(f"{a.review} seed {a.seed}: {n} citations, from an empty cache; distillation {S.distillation}")
     for label, s in paid.items():
         print(f"  already paid by the study's variants: {label:18s} {s:8.1f} s")
-    for name, (d, e) in added.items():
+    for name, (d, e, _) in added.items():
         print(f"  added: {name:20s} distillation {d:6.1f} s, embeddings {e:6.1f} s")
-    # per review × seed: the student of LoRA; per review: the student of Base and the layers dropped
-    per_run = {name: runs if name.endswith("-from-lora") else len(chosen) for name in added}
-    per_embedding = {name: a.seeds if name.endswith("-from-lora") else 1 for name in added}
-    estimate = sum(d * per_run[name] + e / n * total * per_embedding[name] for name, (d, e) in added.items())
+    # a student of the seed's phase-1 encoder is distilled and embedded per review × seed; the others
+    # (of Base, the layers dropped) once per review: the same student for every seed
+    estimate = sum(d * (runs if per_seed else len(chosen)) + e / n * total * (a.seeds if per_seed else 1)
+                   for d, e, per_seed in added.values())
     print(f"estimate of what the students add to notebook 05 for {len(chosen)} reviews ({total} citations) × "
           f"{a.seeds} seeds: {estimate / 3600:.2f} h (bound: 3 h; scaled from this one review × seed; an estimate)")
 

@@ -268,8 +268,9 @@ def awss_per_review(rows: pd.DataFrame, means: pd.DataFrame, tests: pd.DataFrame
         f"(Wilcoxon p = {norm['Base'].p_wilcoxon:.2g} and {norm['LoRA (study)'].p_wilcoxon:.2g}); the rest of the "
         f"report uses the model's own pipeline (normalize={encoder['normalize']}).",
         f"**Hard reviews stay hard.** {_count(hard, 'review')} {'has' if hard == 1 else 'have'} a Base AWSS@95 below "
-        f"0.2; " + (f"{', '.join(sorted(flagged))} {'keeps' if len(flagged) == 1 else 'keep'} fewer than {few} included citations for evaluation (†), so their "
-           "values rest on very few documents." if flagged else "no review is flagged †.")]
+        "0.2; " + (f"{', '.join(sorted(flagged))} {'keeps' if len(flagged) == 1 else 'keep'} fewer than {few} included "
+                   "citations for evaluation (†), so their values rest on very few documents." if flagged
+                   else "no review is flagged †.")]
     est = m.loc["estrogens"] if "estrogens" in m.index else None
     vs = pd.DataFrame([
         ("estrogens: Base", study.ESTROGENS_BASE, est["base"] if est is not None else float("nan")),
