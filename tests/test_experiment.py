@@ -127,10 +127,10 @@ def test_a_failing_task_is_named_and_the_others_are_saved(tiny, monkeypatch):
 
     real = experiment.run_task
 
-    def flaky(config, review, seed, variants):  # noqa: ANN001
+    def flaky(config, review, seed, variants, orders_folder=None):  # noqa: ANN001
         if review == "adhd":
             raise RuntimeError("boom")
-        return real(config, review, seed, variants)
+        return real(config, review, seed, variants, orders_folder)
 
     monkeypatch.setattr(experiment, "run_task", flaky)
     with pytest.raises(TaskFailures, match=r"(?s)1 of 2 task\(s\) failed.*adhd, seed 0: RuntimeError: boom"):

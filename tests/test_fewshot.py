@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from helpers.fewshot import fewshot_split, make_pairs, stratified_batches
+from helpers.fewshot import draw_order, fewshot_split, make_pairs, stratified_batches
 
 LABELS = np.r_[np.ones(20, int), np.zeros(100, int)]
 
@@ -12,6 +12,25 @@ def test_split_is_seeded_disjoint_and_complete():
     assert set(s.train).isdisjoint(s.eval) and len(s.train) + len(s.eval) == len(LABELS)
     assert np.array_equal(s.train, fewshot_split(LABELS, n_per_class=8, seed=3).train)
     assert not np.array_equal(s.train, fewshot_split(LABELS, n_per_class=8, seed=4).train)
+
+
+def study_split(labels, *, seed: int) -> np.ndarray:
+    """The split every stored row of the study's 8 + 8 was drawn with, before draws were nested."""
+    y = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    return np.concatenate([np.sort(rng.choice(np.flatnonzero(y == cls), size=8, replace=False)) for cls in (1, 0)])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_eight_per_class_is_the_study_split_and_other_sizes_nest_with_it(seed):
+    labels = np.random.default_rng(seed).permutation(np.r_[np.ones(90, int), np.zeros(400, int)])
+    assert np.array_equal(fewshot_split(labels, n_per_class=8, seed=seed).train, study_split(labels, seed=seed))
+    trains = [set(fewshot_split(labels, n_per_class=k, seed=seed).train) for k in (2, 4, 8, 16, 32, 64)]
+    assert all(small < large for small, large in zip(trains, trains[1:]))  # 2 ⊂ 4 ⊂ 8 ⊂ 16 ⊂ 32 ⊂ 64
+    for k, train in zip((2, 4, 8, 16, 32, 64), trains):
+        assert len(train) == 2 * k and labels[list(train)].sum() == k
+    order = draw_order(labels, seed=seed)
+    assert sorted(order[1]) == list(np.flatnonzero(labels == 1))  # every row of the class, once
 
 
 def test_too_few_in_a_class_is_a_clear_error():

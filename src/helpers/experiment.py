@@ -10,6 +10,7 @@ the driver writes the table.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -21,10 +22,22 @@ from .trial import Trial, encoder_for, row_key
 from .variants import Lora, Variant
 
 
-def run_task(config: SweepConfig, review: str, seed: int, variants: tuple[Variant, ...]) -> list[dict]:
-    """One task of a sweep: the records of these variants for one review and seed."""
+def run_task(config: SweepConfig, review: str, seed: int, variants: tuple[Variant, ...],
+             orders_folder: Path | None = None) -> list[dict]:
+    """One task of a sweep: the records of these variants for one review and seed; with
+    ``orders_folder``, each variant's reading order is stored there too, from the same scores."""
     trial = Trial(config, review, seed)
-    return [trial.record(v) for v in variants]
+    if orders_folder is None:
+        return [trial.record(v) for v in variants]
+    from .orders import order_of
+
+    records = []
+    for variant in variants:
+        start = time.perf_counter()
+        scored = variant.score(trial)
+        records.append(trial.record(variant, scored=scored, seconds=time.perf_counter() - start))
+        order_of(trial, variant, folder=orders_folder, scores=scored.scores)
+    return records
 
 
 def plan_keys(config: SweepConfig, reviews: list[str], seeds: list[int],
@@ -40,10 +53,12 @@ def plan_keys(config: SweepConfig, reviews: list[str], seeds: list[int],
 
 
 def sweep(config: SweepConfig, reviews: list[str], seeds: list[int], variants: tuple[Variant, ...],
-          results_path: Path, *, scheduler: str | None = None, progress: bool = True) -> pd.DataFrame:
+          results_path: Path, *, scheduler: str | None = None, progress: bool = True,
+          orders_folder: Path | None = None) -> pd.DataFrame:
     """Every review × seed × variant; rows already in the results table are reused, so an
     interrupted or repeated run only computes what is missing. Returns the rows of exactly
-    these keys."""
+    these keys. With ``orders_folder``, the rows computed store their reading orders too
+    (``helpers.orders``; a row already stored leaves its order to ``orders.orders``)."""
     from .distributed import run_tasks
 
     keys = plan_keys(config, reviews, seeds, variants)
@@ -53,7 +68,8 @@ def sweep(config: SweepConfig, reviews: list[str], seeds: list[int], variants: t
     for (review, seed, name), finished in is_done.items():
         if not finished:
             tasks.setdefault((review, seed), []).append(by_name[name])
-    jobs = [(f"{review}, seed {seed}", run_task, (config, review, seed, tuple(vs))) for (review, seed), vs in tasks.items()]
+    jobs = [(f"{review}, seed {seed}", run_task, (config, review, seed, tuple(vs), orders_folder))
+            for (review, seed), vs in tasks.items()]
     computed = run_tasks(jobs, results_path, scheduler=scheduler, progress=progress, desc="reviews × seeds")
     results.note_usage(reused=sum(is_done.values()), computed=computed)
     return results.select(results.read(results_path), list(keys.values()))

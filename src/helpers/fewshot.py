@@ -16,26 +16,44 @@ class Split:
     eval: np.ndarray   # every other row position, in original order
 
 
+STUDY_PER_CLASS = 8  # the study's draw, which every other size nests with
+
+
+def draw_order(labels, *, seed: int = 0) -> dict[int, np.ndarray]:
+    """Per class, the order in which a seed draws training rows: first the study's 8 exactly as
+    it draws them (included, then excluded, from one generator), then the class's other rows in
+    an order of their own (a second generator of the same seed). Training on the first n of each
+    class makes the draws of one seed nested — 2 ⊂ 4 ⊂ 8 ⊂ 16 ⊂ 32 ⊂ 64 — so learning curves are
+    paired along n, and n = 8 is the study's split."""
+    y = np.asarray(labels)
+    first, rest = np.random.default_rng(seed), np.random.default_rng([seed, 1])
+    order = {}
+    for cls in (1, 0):
+        rows = np.flatnonzero(y == cls)
+        study = first.choice(rows, size=min(STUDY_PER_CLASS, len(rows)), replace=False)
+        others = np.setdiff1d(rows, study)
+        order[cls] = np.r_[study, rest.permutation(others)].astype(np.int64)
+    return order
+
+
 def fewshot_split(labels, *, n_per_class: int = 8, seed: int = 0) -> Split:
-    """Draw ``n_per_class`` included and excluded rows at random as the training set.
+    """Draw ``n_per_class`` included and excluded rows at random as the training set: the first
+    ``n_per_class`` of each class in the seed's ``draw_order`` (8: the study's draw).
 
     Each class must keep at least one row for evaluation, otherwise the work-saved metric
-    is undefined; that is checked here with a clear message rather than deep in training.
-    """
+    is undefined; that is checked here with a clear message rather than deep in training."""
     y = np.asarray(labels)
     if n_per_class < 2:
         raise ValueError(f"n_per_class must be >= 2 to build positive pairs, got {n_per_class}")
-    rng = np.random.default_rng(seed)
-    train = []
     for cls, name in ((1, "included"), (0, "excluded")):
-        rows = np.flatnonzero(y == cls)
-        if len(rows) < n_per_class + 1:
+        available = int((y == cls).sum())
+        if available < n_per_class + 1:
             raise ValueError(
-                f"only {len(rows)} {name} rows: need n_per_class + 1 = {n_per_class + 1} "
+                f"only {available} {name} rows: need n_per_class + 1 = {n_per_class + 1} "
                 f"(n for training, at least one for evaluation); pass a smaller n_per_class"
             )
-        train.append(np.sort(rng.choice(rows, size=n_per_class, replace=False)))
-    train_idx = np.concatenate(train)
+    order = draw_order(y, seed=seed)
+    train_idx = np.concatenate([np.sort(order[cls][:n_per_class]) for cls in (1, 0)])
     eval_mask = np.ones(len(y), dtype=bool)
     eval_mask[train_idx] = False
     return Split(train=train_idx, eval=np.flatnonzero(eval_mask))

@@ -220,13 +220,13 @@ class Trial:
         return row_key(self.config, self.review, self.seed, variant, checksum=self.data.checksum,
                        encoder=self.encoder.identity() if variant.uses_encoder else None)
 
-    def record(self, variant) -> dict:
-        """Score with ``variant`` and return its results row: identity columns and key, metrics,
-        timings (``seconds`` = wall time of computing it, shared work included for the first
-        variant that asked for it)."""
+    def record(self, variant, *, scored: Scored | None = None, seconds: float | None = None) -> dict:
+        """Score with ``variant`` (or take what it ``scored`` in ``seconds``) and return its results
+        row: identity columns and key, metrics, timings (``seconds`` = wall time of computing it,
+        shared work included for the first variant that asked for it)."""
         start = time.perf_counter()
-        scored = variant.score(self)
+        scored = variant.score(self) if scored is None else scored
         return {**self.key(variant).columns(), **metrics_record(self.data, scored.scores), **scored.timings,
-                **scored.extra, "seconds": time.perf_counter() - start,
+                **scored.extra, "seconds": time.perf_counter() - start if seconds is None else seconds,
                 "computed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "machine": machine_description()}

@@ -1,0 +1,72 @@
+"""What notebook 11's learning curves cost from an empty cache: one review × seed at several k
+(labelled citations per class), and an estimate for the whole plan (every review with text at
+every k it has enough included records for × the seeds asked).
+
+    SLR_CACHE_DIR=$(mktemp -d) python benchmarks/labels_cost.py [--review calcium_channel_blockers] [--seeds 3]
+
+Timed in the order a sweep task meets them: the Base embeddings of every citation (once per
+review, shared by every k and seed), then at each k phase 1 (80 pairs whatever k, as the study's
+recipe), the LoRA embeddings of the evaluation set (the frozen layers below the adapter come from
+the prefix cache after the first k) and each peer's scoring. The estimate scales each part by
+the citations it touches and keeps phase 1 per k × review × seed; it is printed as an estimate.
+k = 8 is not counted: its rows are notebooks 05, 07 and 10's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from helpers import learning
+from helpers.config import settings
+from helpers.data import load_review, split_available
+from helpers.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
+from helpers.trial import Trial
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--review", default="calcium_channel_blockers")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ks", type=int, nargs="+", default=[2, 16, 64])
+    p.add_argument("--seeds", type=int, default=3, help="seeds of the estimate")
+    a = p.parse_args()
+    if "SLR_CACHE_DIR" not in os.environ:
+        raise SystemExit("set SLR_CACHE_DIR to an empty folder: this measures the cost from an empty cache")
+    S = settings("full")
+    config = S.sweep()
+    n = len(load_review(a.review, S.data_dir))
+    print(f"{a.review} seed {a.seed}: {n} citations, from an empty cache")
+    start = time.perf_counter()
+    Trial(config, a.review, a.seed).base_embeddings
+    base = time.perf_counter() - start
+    print(f"  {'Base embeddings (once per review)':44s} {base:8.1f} s")
+    per_k = {}
+    for k in a.ks:
+        trial = Trial(learning.at_k(config, k), a.review, a.seed)
+        parts = {}
+        for label, work in [("phase 1", lambda: trial.phase1), ("LoRA embeddings", lambda: trial.lora_embeddings),
+                            ("TF-IDF + LR", lambda: TFIDF_LR.score(trial)),
+                            ("ASReview one-shot", lambda: ASREVIEW_ONESHOT.score(trial)),
+                            ("ASReview active learning", lambda: ASREVIEW_AL.score(trial))]:
+            start = time.perf_counter()
+            work()
+            parts[label] = time.perf_counter() - start
+            print(f"  k = {k:<3d} {label:38s} {parts[label]:8.1f} s")
+        per_k[k] = parts
+    chosen, _ = split_available(S.reviews, S.data_dir)
+    the_plan = learning.plan(chosen, [k for k in learning.K_VALUES if k != 8], data_dir=S.data_dir)
+    sizes = {r: len(load_review(r, S.data_dir)) for r in chosen}
+    phase1 = max(p["phase 1"] for p in per_k.values())
+    per_citation = max(sum(v for key, v in p.items() if key != "phase 1") for p in per_k.values()) / n
+    tasks = sum(len(reviews) for reviews in the_plan.reviews.values()) * a.seeds
+    citations = sum(sizes[r] for reviews in the_plan.reviews.values() for r in reviews) * a.seeds
+    estimate = base / n * sum(sizes.values()) + phase1 * tasks + per_citation * citations
+    print(f"plan: {tasks} review × seed × k tasks ({', '.join(f'k={k}: {len(r)} reviews' for k, r in the_plan.reviews.items())})"
+          f", {citations:,} citations scored")
+    print(f"estimate from an empty cache: {estimate / 3600:.2f} h (the slowest k's parts, scaled; an estimate)")
+
+
+if __name__ == "__main__":
+    main()
