@@ -26,6 +26,7 @@ def test_a_review_without_enough_included_records_is_skipped_at_that_k_and_named
     assert plan.skipped[["k", "review", "included"]].values.tolist() == [[8, "antihistamines", 12],
                                                                         [16, "antihistamines", 12]]
     assert plan.skipped["reason"].iloc[0] == "12 included: fewer than 8 + 5 to evaluate on"
+    assert learning._too_few(np.r_[np.ones(40), np.zeros(6)], 8, 5) == "6 excluded: fewer than 8 + 1"
 
 
 def test_the_sweep_keys_rows_by_k_stores_orders_and_a_rerun_computes_nothing(data, monkeypatch):

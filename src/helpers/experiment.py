@@ -27,16 +27,15 @@ def run_task(config: SweepConfig, review: str, seed: int, variants: tuple[Varian
     """One task of a sweep: the records of these variants for one review and seed; with
     ``orders_folder``, each variant's reading order is stored there too, from the same scores."""
     trial = Trial(config, review, seed)
-    if orders_folder is None:
-        return [trial.record(v) for v in variants]
-    from .orders import order_of
-
     records = []
     for variant in variants:
-        start = time.perf_counter()
+        start = time.perf_counter()  # a row's seconds: the scoring alone, stored order or not
         scored = variant.score(trial)
         records.append(trial.record(variant, scored=scored, seconds=time.perf_counter() - start))
-        order_of(trial, variant, folder=orders_folder, scores=scored.scores)
+        if orders_folder is not None:
+            from .orders import order_of
+
+            order_of(trial, variant, folder=orders_folder, scores=scored.scores)
     return records
 
 

@@ -41,10 +41,17 @@ def plan(reviews: list[str], ks, *, data_dir=None, min_eval_included: int = MIN_
     kept, skipped = {}, []
     for k in ks:
         kept[k] = tuple(r for r in reviews if counts[r].sum() >= k + min_eval_included and (counts[r] == 0).sum() > k)
-        skipped += [{"k": k, "review": r, "included": int(counts[r].sum()),
-                     "reason": f"{int(counts[r].sum())} included: fewer than {k} + {min_eval_included} to evaluate on"}
+        skipped += [{"k": k, "review": r, "included": int(counts[r].sum()), "reason": _too_few(counts[r], k, min_eval_included)}
                     for r in reviews if r not in kept[k]]
     return Plan(kept, pd.DataFrame(skipped, columns=["k", "review", "included", "reason"]))
+
+
+def _too_few(labels, k: int, min_eval_included: int) -> str:
+    """Why a review cannot be run at k per class, in its own numbers."""
+    included, excluded = int(labels.sum()), int((labels == 0).sum())
+    if included < k + min_eval_included:
+        return f"{included} included: fewer than {k} + {min_eval_included} to evaluate on"
+    return f"{excluded} excluded: fewer than {k} + 1"
 
 
 def at_k(config: SweepConfig, k: int) -> SweepConfig:
