@@ -46,6 +46,23 @@ def test_append_replaces_by_key_and_done_and_select_follow_keys(tmp_path):
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
 
 
+def test_rows_with_known_columns_are_appended_in_place_and_earlier_bytes_never_move(tmp_path):
+    path = tmp_path / "results.csv"
+    results.append(path, [row(key(seed=i), i / 7) for i in range(3)])
+    before = path.read_bytes()
+    results.append(path, [row(key(seed=9), 1 / 3)])
+    after = path.read_bytes()
+    assert after.startswith(before) and after.count(b"\n") == before.count(b"\n") + 1  # one line added, none rewritten
+    assert results.read(path).set_index("seed").loc[9, "awss"] == 1 / 3  # read back exactly
+    results.append(path, [{**row(key(seed=10), 0.5), "train_seconds": 2.0}])  # a new column: the table is rewritten
+    table = results.read(path)
+    assert len(table) == 5 and table.set_index("seed").loc[10, "train_seconds"] == 2.0
+    assert pd.isna(table.set_index("seed").loc[9, "train_seconds"])
+    path.write_bytes(path.read_bytes().rstrip(b"\n"))  # a last line without its end
+    results.append(path, [row(key(seed=11), 0.25)])
+    assert len(results.read(path)) == 6
+
+
 def test_rows_without_keys_from_an_older_version_are_never_matched(tmp_path):
     path = tmp_path / "results.csv"
     pd.DataFrame([{"review": "nsaids", "variant": "lora", "seed": 0, "encoder": "m", "max_length": 256,

@@ -102,8 +102,9 @@ def key_of_row(row) -> RowKey:
 
 
 def read(path: Path) -> pd.DataFrame:
-    """The table (empty if there is none yet). An unreadable file is an error naming it, never
-    silently replaced: it may hold hours of computation."""
+    """The table (empty if there is none yet), one row per key: where a key was appended twice
+    (a task run again after its worker died), the last row stands. An unreadable file is an
+    error naming it, never silently replaced: it may hold hours of computation."""
     path = Path(path)
     if not path.is_file():
         return pd.DataFrame(columns=["key"])
@@ -118,6 +119,10 @@ def read(path: Path) -> pd.DataFrame:
                            "move it aside to start a new one")
     if "key" not in table.columns:  # written before keys existed: never matched
         table["key"] = pd.NA
+    keyed = table["key"].notna()
+    if table.loc[keyed, "key"].duplicated().any():
+        latest = table[keyed].drop_duplicates("key", keep="last")
+        table = pd.concat([table[~keyed], latest]).sort_index().reset_index(drop=True)
     return table
 
 
@@ -135,17 +140,28 @@ def select(table: pd.DataFrame, keys: list[RowKey]) -> pd.DataFrame:
 
 
 def append(path: Path, records: list[dict]) -> None:
-    """Add rows (a row with a key already present replaces it). Read, merge and write happen
-    under a file lock, so concurrent writers lose nothing; the write goes through a temp file
-    renamed into place, so a killed run never truncates the table."""
+    """Add rows (a row with a key already present replaces it: ``read`` keeps a key's last row).
+    Under a file lock, so concurrent writers lose nothing. Rows whose columns the table already
+    has are appended in place, in one write — O(rows added), not O(table), and a killed run
+    leaves every earlier row as it was; a row with a new column rewrites the table through a
+    temp file renamed into place, so a killed run never truncates it."""
     if not records:
         return
     if any("key" not in r for r in records):
         raise ValueError("every record needs a 'key' column (build it with results.make_key)")
     path = Path(path)
+    new = pd.DataFrame(records)
     with file_lock(path):
+        header = _header(path)
+        if header is not None and set(new.columns) <= set(header):
+            text = new.reindex(columns=header).to_csv(index=False, header=False)
+            with open(path, "rb+") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    text = "\n" + text  # the last row lacks its line end: end it first
+                f.write(text.encode())
+            return
         old = read(path)
-        new = pd.DataFrame(records)
         # all-NA columns (e.g. training seconds of a Base row) are left out of the concat
         # and restored by the reindex, so pandas never guesses their dtype
         columns = list(dict.fromkeys([*old.columns, *new.columns]))
@@ -156,6 +172,16 @@ def append(path: Path, records: list[dict]) -> None:
         table = pd.concat([table[~keyed], latest]) if (~keyed).any() else latest
         with atomic_path(path) as tmp:
             table.to_csv(tmp, index=False)
+
+
+def _header(path: Path) -> list[str] | None:
+    """The table's column names as its first line spells them; None where there is no table yet."""
+    import csv
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    with open(path, newline="") as f:
+        return next(csv.reader(f), None)
 
 
 def note_usage(*, reused: int, computed: int, kind: str = "rows", name: str | None = None) -> None:
