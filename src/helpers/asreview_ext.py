@@ -1,8 +1,10 @@
-"""An ASReview feature extractor that returns this project's embeddings.
+"""ASReview extensions: a feature extractor that returns this project's embeddings, and a stopper
+that applies this project's recommended stopping rule.
 
 Registered through ASReview's entry points (``asreview.models.feature_extractors``, name
-``slr-embeddings``), so ``asreview algorithms`` lists it and ``asreview simulate`` or ASReview
-LAB can use it with any of ASReview's classifiers, queriers and balancers:
+``slr-embeddings``; ``asreview.models.stoppers``, name ``slr-stop``), so ``asreview algorithms``
+lists them and ``asreview simulate`` or ASReview LAB can use them with any of ASReview's
+classifiers, queriers and balancers:
 
     asreview simulate refs.csv -e slr-embeddings -c svm -q max -b balanced
 
@@ -41,3 +43,25 @@ class ProjectEmbeddings(TransformerMixin, BaseEstimator):
         for part in parts[1:]:
             texts = texts + enc.sep_token + part
         return enc.embed(list(texts))
+
+
+class SlrStop(BaseEstimator):
+    """Stop when ``helpers.stopping.recommended`` says stop on the labels read so far, in the order
+    they were read (priors first), out of every record of the dataset: the rule notebook 10 chose
+    on its development reviews, at this recall target and confidence."""
+
+    name = "slr-stop"
+    label = "Few-shot screening report: recommended stopping rule"
+
+    def __init__(self, recall_target: float = 0.95, confidence: float = 0.95):
+        self.recall_target = recall_target
+        self.confidence = confidence
+
+    def stop(self, results, data) -> bool:
+        from .stopping import recommended
+
+        labels = np.asarray(results["label"], dtype=int)
+        if len(labels) >= len(data):
+            return True
+        return recommended(labels, len(data), recall_target=self.recall_target,
+                           confidence=self.confidence).at is not None

@@ -32,3 +32,29 @@ HYBRID_COSINE_WITHIN, HYBRID_COSINE_ACROSS = 0.8, (-0.25, 0.25)  # on PFOS-PFOA
 
 WHY_AWSS_DIFFERS = ("encoder all-MiniLM-L6-v2 (mean pooling, 256 tokens) instead of SPECTER ([CLS], 512); "
                     "the study's value is one draw of 8 + 8, ours the mean over seeds (see the spread)")
+
+# Published stopping results (issue 38's anchors), each beside the rule of notebook 10 that is
+# the same method ("here"); the literature's own data are named, only the first two share reviews
+# with this report (Callaghan & Müller-Hansen's 21 datasets hold the same 15 drug reviews).
+STOPPING_LITERATURE = pd.DataFrame([
+    ("Callaghan & Müller-Hansen 2020", "ranked quasi-sampling (the statistical rule), 95 % recall, 95 % confidence",
+     "21 datasets incl. these 15 drug reviews; SVM, batches of 20", "17 %", "below 95 % in 0.95 % of runs",
+     "statistical (95% recall, 95% confidence)"),
+    ("Callaghan & Müller-Hansen 2020", "50 excluded in a row", "the same 21 datasets", "41 %",
+     "below 95 % in 39 % of runs", "50 excluded in a row"),
+    ("Sneyd & Stevenson 2021", "counting process, power law (95 % recall, 95 % confidence)", "CLEF 2017 (TAR)",
+     "45.9 %", "mean recall 1.00", "counting process, power (95% recall, 95% confidence)"),
+    ("Sneyd & Stevenson 2021", "knee", "CLEF 2017 (TAR)", "26.6 %", "–", "knee"),
+    ("Sneyd & Stevenson 2021", "target method (a random sample)", "CLEF 2017 (TAR)", "13.1 %", "–",
+     "QBCB (59 included sampled; 95% recall, 95% confidence)"),
+    ("Repke et al. 2026", "buscar (the statistical rule), 95 % recall", "86 datasets, 258 rankings (their preprint)", "–",
+     "the only rule never below its target (0 %)", "statistical (95% recall, 95% confidence)"),
+], columns=["source", "rule", "data", "work_saved", "recall", "here"])
+
+# The study's 8 + 8 AWSS@95 where it published both Base and after phase 1 (text, Figures 13-16;
+# Table 6 for adhd and fluoride): notebook 11's "study vs here" at k = 8.
+LABEL_CURVE_POINTS = pd.DataFrame(
+    [("nsaids", "base", NSAIDS_BASE), ("nsaids", "lora", NSAIDS_LORA),
+     ("estrogens", "base", ESTROGENS_BASE), ("estrogens", "lora", ESTROGENS_LORA),
+     *((r.review, v, getattr(r, v)) for r in HYBRID.itertuples() if r.review in ("adhd", "fluoride") for v in ("base", "lora"))],
+    columns=["review", "variant", "study (k = 8)"])
