@@ -150,23 +150,60 @@ def test_beyond_on_one_held_out_review():
                        cap_note="all citations", study_layers="3 4 5")
 
 
-def test_when_to_stop_on_one_review():
-    from helpers.stopping import Rules, evaluate, summarise
-
+def stopping_runs(reviews, seeds):
     rng = np.random.default_rng(0)
-    runs = pd.DataFrame([{"review": REVIEW, "seed": s, "variant": v,
-                          "labels": (rng.random(400) < np.linspace(0.4, 0.0, 400)).astype(int), "n_total": 400}
-                         for s in SEEDS for v in ("asreview-al", "base")])
-    rules = Rules(consecutive=(20,), check_every=5)
-    evaluated = evaluate(runs, rules)
+    return pd.DataFrame([{"review": r, "seed": s, "variant": v, "n_train": 16, "n_total": 416, "scores": None,
+                          "labels": np.r_[[1] * 8 + [0] * 8, (rng.random(400) < np.linspace(0.4, 0.0, 400)).astype(int)]}
+                         for r in reviews for s in seeds for v in ("asreview-al", "base")])
+
+
+def test_when_to_stop_on_one_review():
+    from helpers.stopping import Consecutive, Knee, Statistical, evaluate, summarise
+
+    evaluated = evaluate(stopping_runs([REVIEW], SEEDS), (Consecutive(20), Knee(), Statistical(check_every=5)))
     summary = summarise(evaluated)
-    w = writeup.when_to_stop(summary, evaluated, rules=rules, n_reviews=1, seeds=SEEDS)
+    w = writeup.when_to_stop(summary, evaluated, recall_target=0.95, confidence=0.95, n_reviews=1, seeds=SEEDS)
     stat = evaluated[evaluated.rule.str.startswith("statistical")]
     oracle = evaluated[evaluated.rule.str.startswith("oracle")]
     assert f"saves {stat.work_saved.mean():.1%} of the reading where the oracle would save {oracle.work_saved.mean():.1%}" \
-        in w.headline
+        in w.body
     assert f"missed the target in {int(stat.below_target.sum())} of 6 runs" in w.body
-    assert w.headline.startswith("Over 1 review × 3 seeds")
+    assert w.body.startswith("Over 1 review × 3 seeds, counted on the records after the training records")
+    assert w.headline is None  # the page's finding is the safe stop's
+
+
+def test_safe_stop_reports_the_development_choice_once_on_held_out_reviews():
+    from helpers.stopping import Consecutive, Statistical, choose, evaluate, summarise
+
+    rules = (Statistical(check_every=5), Statistical(check_every=5, confidence=0.8), Consecutive(40))
+    evaluated = evaluate(stopping_runs(["dev1", "dev2", "held1", "held2"], range(8)), rules)
+    dev = summarise(evaluated[evaluated.review.str.startswith("dev")], by=("rule",))
+    held = summarise(evaluated[evaluated.review.str.startswith("held")], by=("rule",))
+    by_method = summarise(evaluated[evaluated.review.str.startswith("held")])
+    chosen = choose(dev, rules, goal=0.2)
+    assert chosen == rules[0].name  # the one eligible: labels only, the reviewer's target and confidence
+    w = writeup.safe_stop(dev, held, by_method, chosen=chosen, recommended=chosen, statistical=rules[0].name,
+                          recall_target=0.95,
+                          confidence=0.95, dev_reviews=("dev1", "dev2"), held_out=("held1", "held2"), seeds=range(8),
+                          goal=0.2, literature=writeup.literature_beside(summarise(evaluated, by=("rule",))))
+    c, s = held.set_index("rule").loc[chosen], held.set_index("rule").loc[rules[0].name]
+    assert f"it saved {c.work_saved:.1%} of the reading ({c.work_saved / s.work_saved:.1f}× the statistical rule's " \
+           f"{s.work_saved:.1%}" in w.headline
+    assert f"recall fell below 95% in {int(c.below_target)} runs" in w.body and "**ASReview's active learning**" in w.body
+    assert [caption.split(":")[0] for caption, _, _ in w.tables] == ["held-out reviews, pooled over the ranking methods",
+                                                                     "study vs literature"]
+    literature = w.tables[1][1].set_index("here: rule")
+    assert literature.loc[rules[0].name, "here: work saved"].iloc[0] == \
+        f"{summarise(evaluated, by=('rule',)).set_index('rule').loc[rules[0].name, 'work_saved']:.1%}"
+    vetoed = writeup.safe_stop(dev, held, by_method, chosen=rules[1].name, recommended=rules[0].name,
+                               statistical=rules[0].name, recall_target=0.95, confidence=0.95, dev_reviews=("dev1",),
+                               held_out=("held1", "held2"), seeds=range(8))
+    assert vetoed.headline.startswith("No rule saves twice the statistical rule's reading while keeping 95% recall")
+    assert f"**Follow the statistical rule** ({rules[0].name})" in vetoed.body
+    none = writeup.safe_stop(dev, held, by_method, chosen=None, recommended=rules[0].name, statistical=rules[0].name,
+                             recall_target=0.95,
+                             confidence=0.95, dev_reviews=("dev1",), held_out=("held1",), seeds=range(8))
+    assert none.headline.startswith("No stopping rule kept its development runs below 95% recall")
 
 
 def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):

@@ -187,3 +187,73 @@ def mean_sd_table(summary: pd.DataFrame, *, reviews: list[str], variants: list[s
                                  for m, s, c in zip(summary["mean"], summary["std"], summary["count"])])
     wide = cells.pivot(index="review", columns="variant", values="cell")
     return wide.reindex(index=reviews, columns=variants).rename(columns=method_label).rename_axis(columns=None)
+
+
+def stopping_rules_by_method(summary: pd.DataFrame, *, recall_target: float):
+    """Notebook 10's first figure: recall reached against work saved, one marker per rule, one
+    colour per method; the oracle's markers ringed."""
+    rule_names = list(dict.fromkeys(summary["rule"]))
+    markers = dict(zip(rule_names, "o^sDv*P"))
+    fig, ax = plt.subplots(figsize=(9, 6), layout="constrained")
+    for k, (variant, group) in enumerate(summary.groupby("variant", sort=False)):
+        for row in group.itertuples():
+            ax.scatter(row.work_saved, row.recall, marker=markers[row.rule], s=60, color=method_color(variant, k),
+                       edgecolor="black" if row.family == "oracle" else "none")
+    ax.axhline(recall_target, color="black", ls="--", lw=1)
+    for rule, marker in markers.items():
+        ax.scatter([], [], marker=marker, color="0.4", label=rule)
+    for k, variant in enumerate(dict.fromkeys(summary["variant"])):
+        ax.scatter([], [], marker="s", color=method_color(variant, k), label=method_label(variant))
+    ax.set(xlabel="work saved at the stop (share of the pool not read; mean over reviews)",
+           ylabel="recall reached at the stop (mean over reviews)", title="Stopping rules in practice")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig
+
+
+def stopping_frontier(panels: dict[str, pd.DataFrame], *, chosen: str | None, goal: float):
+    """Notebook 10's frontier: for each split (development, held-out), every rule × setting as one
+    point — share of runs below the recall target against work saved — coloured by rule family,
+    the chosen rule ringed, the goal's share dashed."""
+    families = list(dict.fromkeys(f for t in panels.values() for f in t["family"]))
+    colours = dict(zip(families, sns.color_palette("tab10", len(families)).as_hex()))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5.2), layout="constrained", sharey=True)
+    for ax, (title, table) in zip(np.atleast_1d(axes), panels.items()):
+        for row in table.itertuples():
+            ax.errorbar(row.work_saved, row.below_share, yerr=[[row.below_share - row.below_ci_low],
+                                                               [row.below_ci_high - row.below_share]],
+                        fmt="o", ms=6, color=colours[row.family], alpha=0.85, lw=0.8)
+            if row.rule == chosen:
+                ax.scatter(row.work_saved, row.below_share, s=240, facecolor="none", edgecolor="black", lw=1.5, zorder=5)
+        ax.axhline(goal, color="black", ls="--", lw=1)
+        ax.set(title=title, xlabel="work saved (share of the pool not read; mean over reviews)", xlim=(-0.02, 1))
+    np.atleast_1d(axes)[0].set_ylabel("runs below the recall target (share, exact 95 % CI)")
+    for family, colour in colours.items():
+        np.atleast_1d(axes)[-1].scatter([], [], color=colour, label=family)
+    np.atleast_1d(axes)[-1].scatter([], [], s=240, facecolor="none", edgecolor="black", label="chosen on development")
+    np.atleast_1d(axes)[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig
+
+
+def learning_curves(awss: pd.DataFrame, realised: pd.DataFrame, flops: pd.DataFrame, *, study_k: int = 8):
+    """Notebook 11's figure: mean AWSS@95 against the labelled citations per class (log₂ axis, 95 %
+    CIs over reviews) per method; the work a reviewer really saves stopping with the recommended
+    rule; phase 1's counted FLOPs. The study's k dotted."""
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5), layout="constrained")
+    for ax, table, ylabel in ((axes[0], awss, "AWSS@95 (mean over reviews)"),
+                              (axes[1], realised, "work saved at the recommended rule's stop")):
+        for k, (variant, group) in enumerate(table.groupby("variant", sort=False)):
+            group = group.sort_values("k")
+            ax.errorbar(group["k"], group["mean"], yerr=[group["mean"] - group["ci_low"], group["ci_high"] - group["mean"]],
+                        marker="o", capsize=3, color=method_color(variant, k), label=method_label(variant))
+        ax.set(ylabel=ylabel)
+    per_k = flops.groupby("k")["train_flops"].agg(["mean", "min", "max"]).reset_index()
+    axes[2].plot(per_k["k"], per_k["mean"], marker="o", color=method_color("lora"), label="phase 1 (mean over reviews × seeds)")
+    axes[2].fill_between(per_k["k"], per_k["min"], per_k["max"], color=method_color("lora"), alpha=0.2)
+    axes[2].set(ylabel="phase-1 FLOPs per review and seed (counted)")
+    for ax, title in zip(axes, ("Work saved (oracle stop)", "Work saved, stopping by the rule", "Phase 1's cost")):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(awss["k"].unique()), [str(k) for k in sorted(awss["k"].unique())])
+        ax.axvline(study_k, color="0.5", ls=":", lw=1)
+        ax.set(xlabel="labelled citations per class, k (log₂)", title=title)
+    axes[0].legend(fontsize=8, loc="best")
+    return fig
