@@ -110,7 +110,7 @@ def usage(out: str) -> dict[str, int]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # about 2.5 min on 2 cores: eleven notebooks twice, a tiny encoder, synthetic reviews
+@pytest.mark.timeout(900)  # about 3 min on 2 cores: twelve notebooks twice, a tiny encoder, synthetic reviews
 def test_every_notebook_runs_end_to_end_and_a_rerun_reuses_every_row_and_artefact(tmp_path, tiny_sentence_encoder_dir,
                                                                                   monkeypatch, capsys):
     monkeypatch.setenv("SLR_CACHE_DIR", str(tmp_path / "cache"))

@@ -210,8 +210,8 @@ def screened_so_far(tmp_path, read: int, *, gap: bool = False) -> tuple[Path, pd
     reading = done["rank"].le(read) & done["rank"].notna()
     if gap:
         reading &= done["rank"] != 2
-    done.loc[reading, "label"] = truth[reading.to_numpy()]
-    done = done.drop(columns=["included"])
+    done["included"] = done["included"].astype(object)
+    done.loc[reading, "included"] = truth[reading.to_numpy()]  # the reviewer's decisions, in the file's own column
     done.to_csv(out, index=False)
     return out, done
 
@@ -219,18 +219,28 @@ def screened_so_far(tmp_path, read: int, *, gap: bool = False) -> tuple[Path, pd
 def test_a_stopping_check_reads_the_order_and_says_stop_or_go_on_and_what_to_sample(tmp_path, capsys):
     path, done = screened_so_far(tmp_path, read=40)
     check = screen.check_stopping(path, recall_target=0.95, confidence=0.95, seed=3)
-    assert (check.read, check.total) == (48, 300) and check.found == int(done["label"].sum())
+    assert (check.read, check.total) == (48, 300) and check.found == int(pd.to_numeric(done["included"]).sum())
     assert [d[0] for d in check.decisions] == ["50 excluded in a row", "knee (Cormack & Grossman)",
                                                "statistical (95% recall, 95% confidence)"]
     assert check.decisions[2][1] == "go on" and check.sample_size > 0
+    from helpers import stopping
+
+    labels = screen.reading_labels(pd.read_csv(path), screen.prepare(screen.read_references(path), path=path),
+                                   path=path, order_column=None)
+    to_go = stopping.records_to_go(labels, 300)
+    assert stopping.recommended(labels, 300).at is None  # the verdict is helpers.stopping's on the same labels
+    assert check.recommendation.startswith(f"go on: about {to_go:,} more records, all excluded, before this rule can "
+                                           f"stop ({stopping.RECOMMENDED.name})")
+    assert "included records are still unread (95% confidence)" in check.recommendation
     sample = pd.read_csv(check.sample_path)
     assert len(sample) == min(check.sample_size, 252) and sample["record"].between(1, 300).all()
-    assert set(sample["record"] - 1).isdisjoint(set(np.flatnonzero(done["label"].notna())))  # unread only
+    assert set(sample["record"] - 1).isdisjoint(set(np.flatnonzero(done["included"].notna())))  # unread only
     again = screen.check_stopping(path, seed=3)
     assert pd.read_csv(again.sample_path).equals(sample)  # seeded
     assert screen.main([str(path), "--check-stopping", "--seed", "3"]) == 0
     out = capsys.readouterr().out
     assert "48 of 300 records read in order" in out and "go on" in out and "random" in out
+    assert out.splitlines()[1].strip() == check.recommendation  # it leads
 
 
 def test_labels_out_of_reading_order_or_a_file_without_order_are_errors_naming_the_record(tmp_path):
@@ -245,3 +255,60 @@ def test_labels_out_of_reading_order_or_a_file_without_order_are_errors_naming_t
     frame.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(ScreenError, match=r"bad.csv: column 'rank' has order value 'fifth' at record \d+"):
         screen.check_stopping(tmp_path / "bad.csv")
+
+
+def test_each_bad_input_or_option_is_named_before_any_work_and_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
+    refs = write(references(), tmp_path / "refs.csv")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "a_file").write_text("not a folder")
+    workbook = tmp_path / "book.xlsx"
+    pd.read_csv(refs).to_excel(workbook, index=False)
+    cases = {
+        "random.xlsx": (lambda p: p.write_bytes(bytes(range(256)) * 4), [], "not a readable Excel workbook"),
+        "renamed_csv.xlsx": (lambda p: p.write_bytes(refs.read_bytes()), [], "not a readable Excel workbook"),
+        "truncated.xlsx": (lambda p: p.write_bytes(workbook.read_bytes()[:700]), [], "not a readable Excel workbook"),
+    }
+    for name, (make, extra, message) in cases.items():
+        make(tmp_path / name)
+        assert screen.main([str(tmp_path / name), *extra]) == 2
+        assert message in capsys.readouterr().err
+    ranked_once = []
+    monkeypatch.setattr(screen, "rank", lambda *a, **k: ranked_once.append(1) or pytest.fail("ranked before checking"))
+    for argv, message in [
+        ([str(refs), "--output", str(tmp_path / "folder")], "--output"),
+        ([str(refs), "--output", str(tmp_path / "a_file" / "out.csv")], "is a file, not a folder"),
+        ([str(refs), "--output", str(refs)], "would overwrite the input"),
+        ([str(tmp_path / "folder")], "is a folder; give the reference file itself"),
+        ([str(refs), "--check-stopping", "--consecutive", "-5"], "--consecutive -5: must be at least 1"),
+        ([str(refs), "--check-stopping", "--sample-output", str(tmp_path / "folder")], "--sample-output"),
+    ]:
+        assert screen.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not ranked_once
+
+
+def test_control_characters_are_removed_for_xlsx_and_said_so_and_no_temp_is_left(tmp_path, capsys):
+    frame = pd.read_csv(write(references(), tmp_path / "refs.csv"))
+    frame.loc[0, "title"] = "a title with a bell \x07 inside"
+    frame.to_csv(tmp_path / "bell.csv", index=False)
+    assert screen.main([str(tmp_path / "bell.csv"), "--output", str(tmp_path / "out.xlsx")]) == 0
+    assert "control characters removed (XLSX cannot hold them)  1" in capsys.readouterr().out
+    assert "a title with a bell  inside" in pd.read_excel(tmp_path / "out.xlsx")["title"].tolist()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_two_decision_columns_that_disagree_are_an_error_naming_both_and_the_record(tmp_path):
+    frame = pd.read_csv(write(references(), tmp_path / "refs.csv"))
+    frame["label_included"] = frame["included"]
+    frame.to_csv(tmp_path / "agree.csv", index=False)
+    prepared = screen.prepare(screen.read_references(tmp_path / "agree.csv"), path=tmp_path / "agree.csv")
+    assert screen.decisions_note(prepared).startswith("column `included`: ")  # they agree: ASReview's first name is read
+    frame.loc[20, "label_included"] = "yes"
+    frame.to_csv(tmp_path / "two.csv", index=False)
+    with pytest.raises(ScreenError, match=r"two.csv: columns 'included' and 'label_included' both hold decisions and "
+                                          r"differ at record 21 \(included: blank, label_included: 'yes'\); name the one"):
+        screen.prepare(screen.read_references(tmp_path / "two.csv"), path=tmp_path / "two.csv")
+    chosen = screen.prepare(screen.read_references(tmp_path / "two.csv"), path=tmp_path / "two.csv",
+                            label_column="label_included")
+    assert screen.decisions_note(chosen).startswith("column `label_included`: ")

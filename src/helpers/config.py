@@ -16,6 +16,7 @@ heavy is imported.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -81,6 +82,48 @@ def check_scheduler(scheduler: str | None) -> str | None:
     if kind != "local" or not n.isdigit() or int(n) < 1:
         raise ValueError(f"scheduler must be local:N (N >= 1) or tcp://HOST:PORT, got {scheduler!r}")
     return scheduler
+
+
+def reach_scheduler(scheduler: str | None, *, timeout: float = 3.0) -> None:
+    """A ``tcp://HOST:PORT`` scheduler must answer before any work starts: a connection is tried
+    with a short timeout, and a refusal or silence is a ValueError naming the address."""
+    import socket
+
+    if scheduler is None or not scheduler.startswith("tcp://"):
+        return
+    host, _, port = scheduler[len("tcp://"):].rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"scheduler must be tcp://HOST:PORT, got {scheduler!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ValueError(f"no Dask scheduler answers at {scheduler} within {timeout:g} s ({exc.strerror or exc})") from None
+
+
+def writable_folder(path: str | Path) -> Path:
+    """``path`` as a folder this process can create or write into: every existing part of it must
+    be a folder, and the deepest existing one writable. A ValueError naming the part otherwise."""
+    path = Path(path).expanduser().resolve()
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"{path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{path}: {existing} is not writable")
+    return path
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse with its errors on one line ("prog: --option value: what is wrong") and exit code
+    2, as every other error of the command-line tools."""
+
+    def error(self, message: str):
+        import sys
+
+        print(f"{self.prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def check_device(device: str) -> str:

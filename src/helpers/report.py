@@ -19,7 +19,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import MODES, check_device, check_scheduler, notebook_paths, offline, settings
+from .config import (MODES, CommandParser, check_device, check_scheduler, notebook_paths, offline, reach_scheduler,
+                     settings, writable_folder)
 
 
 def notebooks(root: Path | None = None) -> list[Path]:
@@ -45,7 +46,7 @@ def run_notebook(path: Path, executed_dir: Path, params: dict) -> Path:
 # what a notebook reuses from another, so with --jobs it starts after it (never computing the same rows twice):
 # 05 reuses 03's rows of nsaids; 06 composes the skills 05 ranks; 07 and 08 reuse 05's rows and adapters;
 # 09 reads 04's timings, 07's rows and 08's choice; 10 reads 08's choice of recipes
-NEEDS = {"05": ("03",), "06": ("05",), "07": ("05",), "08": ("05",), "09": ("04", "07", "08"), "10": ("05", "08")}
+NEEDS = {"05": ("03",), "06": ("05",), "07": ("05",), "08": ("05",), "09": ("04", "07", "08"), "10": ("05", "08"), "11": ("05", "07", "10")}
 
 
 def run_all(chosen: list[Path], executed_dir: Path, params: dict, *, mode: str, jobs: int = 1) -> bool:
@@ -119,7 +120,7 @@ def _parameter_names(path: Path) -> set[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m helpers.report", description=__doc__,
+    p = CommandParser(prog="python -m helpers.report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mode", choices=MODES, default="smoke")
     p.add_argument("--encoder", default="auto",
@@ -177,9 +178,10 @@ def check_options(a: argparse.Namespace, p: argparse.ArgumentParser) -> list[Pat
         p.error(f"--jobs {a.jobs}: must be at least 1")
     if a.eval_cap is not None and a.eval_cap < 2:
         p.error(f"--eval-cap {a.eval_cap}: must be at least 2 (one citation per class)")
-    for option, check in (("--device", check_device), ("--scheduler", check_scheduler)):
+    for option, check in (("--device", check_device), ("--scheduler", check_scheduler), ("--scheduler", reach_scheduler),
+                          ("--out-dir", lambda d: d and writable_folder(d))):
         try:
-            check(getattr(a, option[2:]))
+            check(getattr(a, option[2:].replace("-", "_")))
         except ValueError as exc:
             p.error(f"{option}: {exc}")
     from .encoder import EncoderError, resolve_device, resolve_encoder_name  # torch only once the cheap checks pass

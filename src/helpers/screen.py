@@ -17,16 +17,18 @@ input file is never modified; the output is written atomically and never over th
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-STUDY_PER_CLASS = 8
+from .fewshot import STUDY_PER_CLASS
+
 POSITIVE = {"1", "1.0", "yes", "y", "true", "included", "include", "relevant"}
 NEGATIVE = {"0", "0.0", "no", "n", "false", "excluded", "exclude", "irrelevant"}
 SUFFIXES = (".csv", ".tsv", ".tab", ".xlsx", ".ris", ".txt")
@@ -34,6 +36,13 @@ SUFFIXES = (".csv", ".tsv", ".tab", ".xlsx", ".ris", ".txt")
 
 class ScreenError(ValueError):
     """A reference file that cannot be screened; the message names file, column and value."""
+
+
+# The columns slr-screen writes. Its training labels have a name of their own, so a later round
+# never reads them as the reviewer's decisions; a file that already holds any of these (the output
+# of an earlier round) has them replaced, and the summary says so.
+TRAINING_LABEL = "slr_training_label"
+OWN_COLUMNS = ("score", "rank", "labelled", TRAINING_LABEL, "no_abstract", "duplicate", "position")
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,34 @@ def read_references(path: Path) -> pd.DataFrame:
         raise ScreenError(f"{path}: cannot be read as {path.suffix} ({type(exc).__name__}: {exc})") from exc
     if raw.empty:
         raise ScreenError(f"{path}: no records")
+    if path.suffix.lower() in (".ris", ".txt"):
+        raw = _with_ris_notes(raw, path)
     return raw
+
+
+def _with_ris_notes(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """ASReview's RIS reader drops the ``asreview_<name>: <value>`` notes its writer stores extra
+    columns in (slr-screen's rank and score among them); they are read back here as columns
+    ``asreview_<name>``, so a ranked RIS file keeps its reading order for the next round."""
+    import json
+
+    import rispy
+
+    with open(path, encoding="utf-8-sig") as f:
+        entries = list(rispy.load(f, skip_unknown_tags=True))
+    if len(entries) != len(raw):
+        return raw
+    columns: dict[str, list] = {}
+    for i, entry in enumerate(entries):
+        for note in entry.get("notes", []) or []:
+            name, sep, value = str(note).partition(":")
+            if sep and name.startswith("asreview_") and name != "asreview_label":
+                try:
+                    parsed = json.loads(value.strip())
+                except ValueError:
+                    parsed = value.strip()
+                columns.setdefault(name.strip(), [None] * len(raw))[i] = parsed
+    return raw.assign(**columns) if columns else raw
 
 
 def _duplicated_columns(path: Path, data: bytes) -> list[str]:
@@ -127,25 +163,48 @@ def _duplicated_columns(path: Path, data: bytes) -> list[str]:
     elif suffix == ".xlsx":
         from openpyxl import load_workbook
 
-        sheet = load_workbook(path, read_only=True).worksheets[0]
-        header = [str(c) for c in next(sheet.iter_rows(max_row=1, values_only=True), ()) if c is not None]
+        try:
+            sheet = load_workbook(path, read_only=True).worksheets[0]
+            header = [str(c) for c in next(sheet.iter_rows(max_row=1, values_only=True), ()) if c is not None]
+        except Exception as exc:  # zipfile, openpyxl and XML parsers each raise their own kinds
+            raise ScreenError(f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc}); save it from "
+                              "Excel as .xlsx, or as .csv") from exc
+        if not sheet.max_row or sheet.max_row < 1:
+            raise ScreenError(f"{path}: the workbook's first sheet is empty")
     else:
         return []
     names = [h.strip().lower() for h in header]
     return sorted({h for h, n in zip(header, names) if n and names.count(n) > 1})
 
 
-def _label_source(raw: pd.DataFrame, label_column: str | None, path: Path) -> str | None:
-    """The raw column holding labels: the one named, else the first of ASReview's names."""
+def decision_column(raw: pd.DataFrame, label_column: str | None, path: Path) -> str | None:
+    """The one column holding the reviewer's decisions, chosen once per file: the one named, else
+    the single column with one of ASReview's label names (``included``, ``label_included``, ...;
+    slr-screen's own ``slr_training_label`` is never one). Two such columns that disagree — one
+    labels a record the other does not, or labels it otherwise — are an error naming both and the
+    first record where they differ; where they agree, the first in ASReview's order is read. None:
+    no column (RIS files carry decisions in ASReview's notes)."""
     from asreview.data.base import BaseReader
 
     by_lower = {str(c).strip().lower(): c for c in raw.columns}
     if label_column is not None:
         if label_column.strip().lower() not in by_lower:
-            raise ScreenError(f"{path}: no column {label_column!r} (label_column); columns: {list(raw.columns)}")
+            raise ScreenError(f"{path}: no column {label_column!r} (--label-column); columns: {list(raw.columns)}")
         return by_lower[label_column.strip().lower()]
     names = BaseReader.__alternative_column_names__["included"]
-    return next((by_lower[n] for n in names if n in by_lower), None)
+    found = [by_lower[n] for n in names if n in by_lower and n not in OWN_COLUMNS]
+    if len(found) > 1:
+        first = parse_labels(raw[found[0]], path=path, column=str(found[0]))
+        for other in found[1:]:
+            values = parse_labels(raw[other], path=path, column=str(other))
+            differ = np.flatnonzero((first.fillna(-1) != values.fillna(-1)).to_numpy())
+            if len(differ):
+                i = int(differ[0])
+                shown = lambda v: "blank" if pd.isna(v) else repr(v)  # noqa: E731
+                raise ScreenError(f"{path}: columns {found[0]!r} and {other!r} both hold decisions and differ at record "
+                                  f"{i + 1} ({found[0]}: {shown(raw[found[0]].iloc[i])}, {other}: "
+                                  f"{shown(raw[other].iloc[i])}); name the one to read with --label-column")
+    return found[0] if found else None
 
 
 def parse_labels(values: pd.Series, *, path: Path, column: str) -> pd.Series:
@@ -164,7 +223,7 @@ def parse_labels(values: pd.Series, *, path: Path, column: str) -> pd.Series:
 def prepare(raw: pd.DataFrame, *, path: Path, label_column: str | None = None) -> pd.DataFrame:
     """Title, abstract, label per record (ASReview's column conventions) and the flags."""
     reader = _reader(path)
-    source = _label_source(raw, label_column, path)
+    source = decision_column(raw, label_column, path)
     clean = reader.clean_data(raw.copy())
     if "title" not in clean.columns and "abstract" not in clean.columns:
         raise ScreenError(f"{path}: no title or abstract column (ASReview's names: title/primary_title, "
@@ -174,11 +233,13 @@ def prepare(raw: pd.DataFrame, *, path: Path, label_column: str | None = None) -
                           f"label_column / --label-column; columns: {list(raw.columns)}")
     labels = parse_labels(raw[source] if source is not None else clean["included"], path=path,
                           column=str(source if source is not None else "included (RIS notes)"))
+    out_source = str(source) if source is not None else "ASReview's label notes"
     text = pd.DataFrame({col: clean[col].fillna("").astype(str).str.strip() if col in clean.columns else ""
                          for col in ("title", "abstract")})
     if ((text["title"] == "") & (text["abstract"] == "")).all():
         raise ScreenError(f"{path}: every record's title and abstract are empty; nothing to rank on")
     out = text.assign(label=labels.to_numpy(), no_abstract=text["abstract"] == "")
+    out.attrs["decisions"] = out_source
     key = (out["title"].str.lower().str.split().str.join(" ") + "\x1f" +
            out["abstract"].str.lower().str.split().str.join(" "))
     out["duplicate"] = key.duplicated(keep="first") & (key != "\x1f")
@@ -260,26 +321,39 @@ def screen(input_path: str | Path, *, label_column: str | None = None, method: s
     except NoUsableText as exc:
         raise ScreenError(f"{path}: {exc} (columns title, abstract); --method {method} cannot rank this file, "
                           "--method base or lora read any text") from exc
-    out = raw.copy()
+    replaced = [c for c in raw.columns if str(c).strip().lower().removeprefix("asreview_") in OWN_COLUMNS]
+    out = raw.drop(columns=replaced)
     out["score"] = scores
     out["labelled"] = labelled
-    out["label"] = prepared["label"].to_numpy()
+    out[TRAINING_LABEL] = prepared["label"].to_numpy()
     out["no_abstract"] = prepared["no_abstract"].to_numpy()
     out["duplicate"] = prepared["duplicate"].to_numpy()
     order = np.r_[np.flatnonzero(~labelled)[np.argsort(-scores[~labelled], kind="stable")], np.flatnonzero(labelled)]
     out = out.iloc[order]
     out["rank"] = pd.array([*range(1, int((~labelled).sum()) + 1)] + [pd.NA] * int(labelled.sum()), dtype="Int64")
-    summary = {"file": path.name, "records": len(raw), "labelled included": int((prepared["label"] == 1).sum()),
+    summary = {"file": path.name, "records": len(raw), "decisions read from": decisions_note(prepared),
+               "labelled included": int((prepared["label"] == 1).sum()),
                "labelled excluded": int((prepared["label"] == 0).sum()), "to rank": int((~labelled).sum()),
                "without abstract (ranked on title)": int(prepared["no_abstract"].sum()),
                "duplicates (kept, flagged)": int(prepared["duplicate"].sum()), "method": method,
                "encoder": (_encoder_label(encoder) if method_variant(method).uses_encoder
                            else "– (TF-IDF, no encoder)"),
                "seconds": round(time.perf_counter() - start, 1)}
+    if replaced:
+        summary["replaced (an earlier round's)"] = ", ".join(map(str, replaced))
     return Screened(out, summary)
 
 
-SHOWN_COLUMNS = ["title", "rank", "score", "labelled", "label", "no_abstract", "duplicate"]
+def decisions_note(prepared: pd.DataFrame) -> str:
+    """Where the decisions were read from, and how many: "column `label_included`: 76 labelled,
+    10 included"."""
+    labels = prepared["label"]
+    source = prepared.attrs.get("decisions", "?")
+    where = source if source.startswith("ASReview") else f"column `{source}`"
+    return f"{where}: {int(labels.notna().sum()):,} labelled, {int((labels == 1).sum()):,} included"
+
+
+SHOWN_COLUMNS = ["title", "rank", "score", "labelled", TRAINING_LABEL, "no_abstract", "duplicate"]
 
 
 def screen_stored(input_path: str | Path, *, folder: Path, recompute: bool = False, label_column: str | None = None,
@@ -300,12 +374,12 @@ def screen_stored(input_path: str | Path, *, folder: Path, recompute: bool = Fal
 
         identity = encoder_for(SweepConfig(encoder=encoder)).identity()
     key = {"file": hashlib.sha256(path.read_bytes()).hexdigest(), "method": method, "label_column": label_column,
-           "seed": seed, "encoder": identity}
+           "seed": seed, "encoder": identity, "columns": SHOWN_COLUMNS}
 
     def compute() -> dict:
         result = screen(path, label_column=label_column, method=method, encoder=encoder, seed=seed)
         records = result.records.reindex(columns=SHOWN_COLUMNS).rename_axis("position").reset_index()
-        return {"records": records.astype({"label": float, "rank": float}), "summary": result.summary}
+        return {"records": records.astype({TRAINING_LABEL: float, "rank": float}), "summary": result.summary}
 
     values = stored("00_ranking", key, compute, folder=folder, recompute=recompute)
     return Screened(values["records"].set_index("position").rename_axis(None), values["summary"])
@@ -359,17 +433,39 @@ def write(screened: Screened, output_path: Path, *, input_path: Path) -> Path:
         def optional_ints(values) -> pd.Series:  # None stays None (ASReview's "not seen"), not NaN
             return pd.Series([None if pd.isna(v) else int(v) for v in values], index=records.index, dtype=object)
 
-        records = records.drop(columns=["included", "label"], errors="ignore").assign(
-            asreview_label=optional_ints(records["label"]), asreview_rank=optional_ints(records["asreview_rank"]))
+        records = records.drop(columns=["included", TRAINING_LABEL], errors="ignore").assign(
+            asreview_label=optional_ints(records[TRAINING_LABEL]), asreview_rank=optional_ints(records["asreview_rank"]))
+    if output_path.suffix.lower() == ".xlsx":
+        records, cleaned = xlsx_safe(records)
+        if cleaned:
+            screened.summary["control characters removed (XLSX cannot hold them)"] = cleaned
     with atomic_path(output_path) as tmp:
         writer = _writer(output_path)
-        target = tmp.with_suffix(output_path.suffix)
-        if output_path.suffix.lower() in (".ris", ".txt", ".xlsx"):
-            writer.write_data(records.reset_index(drop=True), target)
-        else:
-            writer.write_data(records.reset_index(drop=True).rename_axis("position"), target)
-        target.replace(tmp)
+        target = tmp.with_suffix(output_path.suffix)  # ASReview's writers pick the format by suffix
+        try:
+            if output_path.suffix.lower() in (".ris", ".txt", ".xlsx"):
+                writer.write_data(records.reset_index(drop=True), target)
+            else:
+                writer.write_data(records.reset_index(drop=True).rename_axis("position"), target)
+            target.replace(tmp)
+        finally:
+            target.unlink(missing_ok=True)
     return output_path
+
+
+def xlsx_safe(records: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The records with the control characters an XLSX cell cannot hold removed from every text
+    value, and how many values had any."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    cleaned = 0
+    out = records.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            text = out[column].map(lambda v: v if not isinstance(v, str) else ILLEGAL_CHARACTERS_RE.sub("", v))
+            cleaned += int((text != out[column]).sum() - (text.isna() & out[column].isna()).sum())
+            out[column] = text
+    return out, cleaned
 
 
 def skip_slow_optional_imports() -> None:
@@ -393,6 +489,8 @@ class StoppingCheck:
     read: int                 # records read so far (labelled, in reading order)
     total: int                # records in the file
     found: int                # included records among those read
+    decisions_from: str       # where the decisions were read from, and how many
+    recommendation: str       # the recommended rule's verdict, in one sentence
     decisions: list           # (rule, "stop" | "go on", detail)
     sample_size: int          # random draws from the unread records the statistical rule needs (0: none)
     sample_path: Path | None  # where those records were written
@@ -458,11 +556,12 @@ def check_stopping(input_path: str | Path, *, label_column: str | None = None, o
     if labels.sum() == 0:
         raise ScreenError(f"{path}: no included record among the {len(labels)} read; no rule can estimate recall yet")
     total = len(raw)
+    recommendation = recommended_verdict(labels, total, recall_target=recall_target, confidence=confidence)
     p = stopping.p_missed(labels, total, recall_target=recall_target)
     bound = stopping.recall_bound(labels, total, confidence=confidence)
     run = len(labels) - 1 - int(np.flatnonzero(labels)[-1])
     ratio = stopping.knee_ratio(labels)[-1]
-    needed = 156 - min(int(labels.sum()), 150)
+    needed = stopping.knee_threshold(int(labels.sum()))
     decisions = [
         (f"{consecutive} excluded in a row", "stop" if run >= consecutive else "go on",
          f"the last {run} read are excluded"),
@@ -480,18 +579,76 @@ def check_stopping(input_path: str | Path, *, label_column: str | None = None, o
             raise ScreenError(f"{sample_path}: the sample would overwrite the input; choose another --sample-output")
         with atomic_path(sample_path) as tmp:
             raw.iloc[picked].assign(record=picked + 1).to_csv(tmp, index=False)
-    return StoppingCheck(path.name, len(labels), total, int(labels.sum()), decisions, sample_size, sample_path)
+    return StoppingCheck(path.name, len(labels), total, int(labels.sum()), decisions_note(prepared), recommendation,
+                         decisions, sample_size, sample_path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .config import offline
+def recommended_verdict(labels: np.ndarray, total: int, *, recall_target: float, confidence: float) -> str:
+    """The recommended rule (``helpers.stopping.recommended``) in one plain sentence: stop, or how
+    many more records (all excluded) it needs; with the most included records that may still be
+    unread at that confidence."""
+    from . import stopping
 
-    offline()
-    skip_slow_optional_imports()
-    p = argparse.ArgumentParser(prog="slr-screen", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    rule = replace(stopping.RECOMMENDED, recall_target=recall_target, confidence=confidence)
+    found = int(labels.sum())
+    bound = stopping.recall_bound(labels, total, confidence=confidence, bias=rule.bias)
+    unread = (f"at most {max(math.floor(found / bound - found + 1e-9), 0):,} included records are still unread "
+              f"({confidence:.0%} confidence)" if bound > 0 else "it cannot yet bound the included records still unread")
+    if rule.stop(labels, total).at is not None:
+        return f"stop: recall ≥ {recall_target:.0%} with {confidence:.0%} confidence ({rule.name}); {unread}"
+    to_go = rule.records_to_go(labels, total)
+    ahead = ("no point before the last record lets it stop: screen every record" if to_go is None else
+             f"about {to_go:,} more records, all excluded, before this rule can stop")
+    return f"go on: {ahead} ({rule.name}); {unread}"
+
+
+def check_output(output_path: Path, *, input_path: Path, option: str = "--output") -> Path:
+    """An output path that can be written: a supported format, not the input, not a folder, in a
+    folder that exists (or can be made) and is writable — checked before any work."""
+    from .config import writable_folder
+
+    output_path, input_path = Path(output_path), Path(input_path)
+    if output_path.suffix.lower() not in SUFFIXES:
+        raise ScreenError(f"{option} {output_path}: unsupported format {output_path.suffix!r}; use one of {', '.join(SUFFIXES)}")
+    if output_path.is_dir():
+        raise ScreenError(f"{option} {output_path}: is a folder; name a file")
+    if output_path.resolve() == input_path.resolve():
+        raise ScreenError(f"{option} {output_path}: would overwrite the input; choose another file")
+    try:
+        writable_folder(output_path.parent)
+    except ValueError as exc:
+        raise ScreenError(f"{option} {exc}") from None
+    return output_path
+
+
+def check_options(a: argparse.Namespace) -> None:
+    """Every option and path checked before any work: each problem is a ScreenError naming it."""
+    path = Path(a.input_path)
+    if path.is_dir():
+        raise ScreenError(f"{path}: is a folder; give the reference file itself")
+    if not path.is_file():
+        raise ScreenError(f"{path}: file not found")
+    if a.seed < 0:
+        raise ScreenError(f"--seed {a.seed}: must be >= 0")
+    if a.check_stopping:
+        for option in ("recall_target", "confidence"):
+            if not 0 < getattr(a, option) < 1:
+                raise ScreenError(f"--{option.replace('_', '-')} {getattr(a, option)}: must be between 0 and 1")
+        if a.consecutive < 1:
+            raise ScreenError(f"--consecutive {a.consecutive}: must be at least 1 (excluded records in a row)")
+        check_output(Path(a.sample_output) if a.sample_output else path.with_name(f"{path.stem}.sample.csv"),
+                     input_path=path, option="--sample-output")
+    else:
+        check_output(Path(a.output) if a.output else default_output(path), input_path=path)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .config import CommandParser
+
+    p = CommandParser(prog="slr-screen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input_path", help="CSV, TSV, XLSX or RIS file with some records labelled")
-    p.add_argument("--label-column", default=None, help="column holding the labels (default: ASReview's names)")
+    p.add_argument("--label-column", default=None,
+                   help="the column of your decisions (default: the one column with an ASReview label name)")
     p.add_argument("--method", default=DEFAULT_METHOD, choices=list(METHODS),
                    help=f"ranking method (default {DEFAULT_METHOD}: " + METHODS[DEFAULT_METHOD].description + ")")
     p.add_argument("--output", default=None, help="output file (default: <input>.ranked.<ext>); its suffix picks the format")
@@ -508,15 +665,24 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --check-stopping: excluded records in a row that end screening (default 50)")
     p.add_argument("--sample-output", default=None,
                    help="with --check-stopping: where the records to sample go (default: <input>.sample.csv)")
-    a = p.parse_args(argv)
-    if a.check_stopping:
-        return _print_stopping(a)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .config import offline
+
+    offline()
+    skip_slow_optional_imports()
+    a = _parser().parse_args(argv)
     try:
+        check_options(a)
+        if a.check_stopping:
+            return _print_stopping(a)
         result = screen(a.input_path, label_column=a.label_column, method=a.method, encoder=a.encoder, seed=a.seed)
         out = write(result, Path(a.output) if a.output else default_output(Path(a.input_path)),
                     input_path=Path(a.input_path))
-    except ScreenError as exc:
-        print(f"slr-screen: {exc}", file=sys.stderr)
+    except ScreenError as exc:  # one line: a reader's message may span several
+        print("slr-screen: " + " ".join(part.strip() for part in str(exc).splitlines() if part.strip()), file=sys.stderr)
         return 2
     width = max(map(len, result.summary))
     for k, v in result.summary.items():
@@ -526,18 +692,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_stopping(a) -> int:
-    for option in ("recall_target", "confidence"):
-        if not 0 < getattr(a, option) < 1:
-            print(f"slr-screen: --{option.replace('_', '-')} {getattr(a, option)}: must be between 0 and 1", file=sys.stderr)
-            return 2
-    try:
-        check = check_stopping(a.input_path, label_column=a.label_column, order_column=a.order_column,
-                               recall_target=a.recall_target, confidence=a.confidence, consecutive=a.consecutive,
-                               seed=a.seed, sample_output=a.sample_output)
-    except ScreenError as exc:
-        print(f"slr-screen: {exc}", file=sys.stderr)
-        return 2
-    print(f"{check.file}: {check.read:,} of {check.total:,} records read in order, {check.found:,} included")
+    check = check_stopping(a.input_path, label_column=a.label_column, order_column=a.order_column,
+                           recall_target=a.recall_target, confidence=a.confidence, consecutive=a.consecutive,
+                           seed=a.seed, sample_output=a.sample_output)
+    print(f"{check.file}: {check.read:,} of {check.total:,} records read in order, {check.found:,} included "
+          f"(decisions read from {check.decisions_from})")
+    print(f"  {check.recommendation}")
+    print("  the other rules:")
     for rule, decision, detail in check.decisions:
         print(f"  {decision:<6} {rule}: {detail}")
     if check.sample_size:
