@@ -58,9 +58,36 @@ def test_rows_with_known_columns_are_appended_in_place_and_earlier_bytes_never_m
     table = results.read(path)
     assert len(table) == 5 and table.set_index("seed").loc[10, "train_seconds"] == 2.0
     assert pd.isna(table.set_index("seed").loc[9, "train_seconds"])
-    path.write_bytes(path.read_bytes().rstrip(b"\n"))  # a last line without its end
-    results.append(path, [row(key(seed=11), 0.25)])
-    assert len(results.read(path)) == 6
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-7])  # a writer killed mid-row: the last row's number is cut short
+    with pytest.warns(UserWarning, match="cut off mid-row"):
+        assert 10 not in results.read(path)["seed"].tolist()  # never read as done with a cut number
+    with pytest.warns(UserWarning, match="cut off mid-row"):
+        results.append(path, [row(key(seed=11), 0.25)])
+    table = results.read(path).set_index("seed")
+    assert sorted(table.index) == [0, 1, 2, 9, 11] and table.loc[11, "awss"] == 0.25  # the torn row is gone, not glued
+    assert path.read_bytes().endswith(b"\n")
+
+
+def test_a_reader_waits_for_a_writer_holding_the_lock(tmp_path):
+    """Appends are in place, so ``read`` takes the shared lock: it never parses half a row."""
+    import threading
+    import time
+
+    from helpers.io import file_lock
+
+    path = tmp_path / "results.csv"
+    results.append(path, [row(key(seed=0), 0.5)])
+    seen = []
+    with file_lock(path):  # a writer, mid-append
+        reader = threading.Thread(target=lambda: seen.append(len(results.read(path))))
+        reader.start()
+        time.sleep(0.3)
+        assert seen == []  # still waiting
+        with open(path, "a") as f:
+            f.write(path.read_text().splitlines()[1].replace(key(seed=0).hash, "x" * 16) + "\n")
+    reader.join(5)
+    assert seen == [2]
 
 
 def test_rows_without_keys_from_an_older_version_are_never_matched(tmp_path):

@@ -11,6 +11,7 @@ import fcntl
 import os
 import shutil
 import socket
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -101,15 +102,36 @@ def publish_folder(tmp: Path, target: Path) -> bool:
         return False
 
 
+_held_locks = threading.local()
+
+
 @contextmanager
-def file_lock(path: Path):
-    """An exclusive advisory lock on ``<path>.lock`` (POSIX ``flock``), held for the block:
-    concurrent read-modify-write of one file from several processes then loses nothing."""
-    lock = Path(path).with_name(Path(path).name + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def file_lock(path: Path, *, shared: bool = False):
+    """An advisory lock on ``<path>.lock`` (POSIX ``flock``), held for the block: exclusive for
+    writers, so concurrent read-modify-write from several processes loses nothing; ``shared``
+    for readers, so a reader never sees a row half appended. A thread that already holds the
+    lock (a writer reading its own table) is not blocked by itself. A lock file that cannot be
+    created (a read-only folder, where nobody writes) means reading without one."""
+    lock = Path(path).with_name(Path(path).name + ".lock").absolute()
+    held = getattr(_held_locks, "paths", None)
+    if held is None:
+        held = _held_locks.paths = set()
+    if lock in held:
+        yield
+        return
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a")
+    except OSError:
+        if not shared:
+            raise
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        held.add(lock)
         try:
             yield
         finally:
+            held.discard(lock)
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -12,8 +12,10 @@ of them, ``key``, which is what matching uses. A row written before keys existed
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -104,13 +106,21 @@ def key_of_row(row) -> RowKey:
 def read(path: Path) -> pd.DataFrame:
     """The table (empty if there is none yet), one row per key: where a key was appended twice
     (a task run again after its worker died), the last row stands. An unreadable file is an
-    error naming it, never silently replaced: it may hold hours of computation."""
+    error naming it, never silently replaced: it may hold hours of computation. Read under a
+    shared lock, since rows are appended in place: a reader never sees half a row; a last line
+    without its end (a writer killed mid-row) is left out with a warning, never read as done."""
     path = Path(path)
     if not path.is_file():
         return pd.DataFrame(columns=["key"])
+    with file_lock(path, shared=True):
+        text = path.read_bytes()
+    if text and not text.endswith(b"\n") and b"\n" in text:
+        warnings.warn(f"{path}: its last line was cut off mid-row (a writer was killed); read without it "
+                      "— its task will be recomputed", stacklevel=2)
+        text = text[:text.rfind(b"\n") + 1]
     try:
         # round_trip: floats read back exactly as written, so rewriting the table never moves a digit
-        table = pd.read_csv(path, dtype={"key": str, "settings": str, "data_checksum": str}, float_precision="round_trip")
+        table = pd.read_csv(io.BytesIO(text), dtype={"key": str, "settings": str, "data_checksum": str}, float_precision="round_trip")
     except Exception as exc:  # pandas raises many kinds for broken CSV
         raise ResultsError(f"{path}: cannot be read as a results table ({type(exc).__name__}: {exc}); "
                            "move it aside to start a new one") from exc
@@ -143,8 +153,9 @@ def append(path: Path, records: list[dict]) -> None:
     """Add rows (a row with a key already present replaces it: ``read`` keeps a key's last row).
     Under a file lock, so concurrent writers lose nothing. Rows whose columns the table already
     has are appended in place, in one write — O(rows added), not O(table), and a killed run
-    leaves every earlier row as it was; a row with a new column rewrites the table through a
-    temp file renamed into place, so a killed run never truncates it."""
+    leaves every earlier row as it was (a last line left without its end by a writer killed
+    mid-write is cut off with a warning, never glued to the next row); a row with a new column
+    rewrites the table through a temp file renamed into place, so a killed run never truncates it."""
     if not records:
         return
     if any("key" not in r for r in records):
@@ -156,9 +167,8 @@ def append(path: Path, records: list[dict]) -> None:
         if header is not None and set(new.columns) <= set(header):
             text = new.reindex(columns=header).to_csv(index=False, header=False)
             with open(path, "rb+") as f:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    text = "\n" + text  # the last row lacks its line end: end it first
+                _cut_torn_last_line(f, path)
+                f.seek(0, os.SEEK_END)
                 f.write(text.encode())
             return
         old = read(path)
@@ -172,6 +182,32 @@ def append(path: Path, records: list[dict]) -> None:
         table = pd.concat([table[~keyed], latest]) if (~keyed).any() else latest
         with atomic_path(path) as tmp:
             table.to_csv(tmp, index=False)
+
+
+def _cut_torn_last_line(f, path: Path) -> None:
+    """A table whose last line lacks its end was left by a writer killed mid-row: that row is
+    incomplete (its numbers may be cut), so it is removed, with a warning naming the file —
+    its task is simply recomputed — rather than kept or glued to the next row."""
+    size = f.seek(0, os.SEEK_END)
+    f.seek(max(0, size - 1))
+    if size == 0 or f.read(1) == b"\n":
+        return
+    block = 1 << 16
+    end = size
+    while end > 0:  # the last line end, reading backwards
+        start = max(0, end - block)
+        f.seek(start)
+        chunk = f.read(end - start)
+        at = chunk.rfind(b"\n")
+        if at >= 0:
+            f.seek(start + at + 1)
+            torn = f.read()
+            f.truncate(start + at + 1)
+            warnings.warn(f"{path}: its last line was cut off mid-row (a writer was killed); "
+                          f"removed it ({len(torn)} bytes) — its task will be recomputed", stacklevel=3)
+            return
+        end = start
+    raise ResultsError(f"{path}: no complete line (not even the header); move it aside to start a new one")
 
 
 def _header(path: Path) -> list[str] | None:
