@@ -43,3 +43,20 @@ def test_a_simulation_with_slr_stop_stops_where_the_recommended_rule_does(shared
         expected = stopping.recommended(whole, len(labels), recall_target=target, confidence=confidence).at
         assert expected is not None and len(stopped) == expected < len(labels)
         assert np.array_equal(stopped, whole[:expected])  # the same labelling order up to there
+
+
+def test_slr_stop_asked_after_each_label_agrees_with_the_rule_on_the_whole_sequence():
+    """It computes only the checks past its last 'go on'; asked about another sequence (not an
+    extension of the last), it starts afresh — either way the rule's own answer."""
+    load_asreview()
+    from helpers.asreview_ext import SlrStop
+
+    rng = np.random.default_rng(4)
+    n_total = 1500
+    ranked = (rng.random(n_total) < np.linspace(0.3, 0.0, n_total)).astype(int)  # includes read early
+    stopper = SlrStop()
+    first = next(n for n in range(1, n_total + 1) if stopper.stop({"label": ranked[:n]}, range(n_total)))
+    assert first == stopping.recommended(ranked, n_total).at
+    other = np.r_[1, 1, np.zeros(n_total - 2, int)]  # not an extension of what it was asked before
+    says = stopper.stop({"label": other[:400]}, range(n_total))
+    assert says == (stopping.recommended(other[:400], n_total).at is not None)

@@ -56,12 +56,20 @@ class SlrStop(BaseEstimator):
     def __init__(self, recall_target: float = 0.95, confidence: float = 0.95):
         self.recall_target = recall_target
         self.confidence = confidence
+        self._told_go_on = np.zeros(0, int)  # the labels of the last call that said go on
 
     def stop(self, results, data) -> bool:
+        """Asked after each label: where the labels extend those of the last call (which said go
+        on), only the checks past it are computed — O(records) per call, not O(records²)."""
         from .stopping import recommended
 
         labels = np.asarray(results["label"], dtype=int)
         if len(labels) >= len(data):
             return True
-        return recommended(labels, len(data), recall_target=self.recall_target,
-                           confidence=self.confidence).at is not None
+        before = self._told_go_on
+        checked = len(before) if len(before) <= len(labels) and np.array_equal(labels[:len(before)], before) else 0
+        says_stop = recommended(labels, len(data), recall_target=self.recall_target, confidence=self.confidence,
+                                checked=checked).at is not None
+        if not says_stop:
+            self._told_go_on = labels.copy()
+        return says_stop

@@ -123,6 +123,13 @@ def knee(labels) -> Stop:
 
 # ---------------------------------------------------------------- statistical (fair or biased urn)
 
+def included_under_h0(found: int, recall_target: float) -> int:
+    """Included records in all under H0 "recall is below the target": the fewest for which the
+    ``found`` ones are a share below ``recall_target`` — the H0 closest to the target, which the
+    rules test (any more included records would only be easier to reject)."""
+    return math.floor(found / recall_target + 1)
+
+
 def p_missed(labels, n_total: int, *, recall_target: float = 0.95, bias: float = 1.0) -> float:
     """p-value of H0 "recall is below ``recall_target``" after reading ``labels``: for every tail of
     the sequence (the last k records read), the probability of seeing so few included records in
@@ -148,7 +155,7 @@ def p_missed(labels, n_total: int, *, recall_target: float = 0.95, bias: float =
     k = np.arange(1, len(y) + 1)
     longest = np.r_[backwards[1:], 1] == 1     # the record before the tail is included (or there is none)
     tails, k = tails[longest], k[longest]
-    missed = np.floor(found / recall_target + 1 - (found - tails))  # included in urn + unread under H0
+    missed = included_under_h0(found, recall_target) - (found - tails)  # included in the urn (tail + unread)
     population = n_total - (len(y) - k)
     possible = missed <= population            # H0 needing more included records than records: rejected
     p = np.zeros(len(k))
@@ -186,32 +193,29 @@ def _p_path(labels: bytes, n_total: int, recall_target: float, bias: float) -> d
     return {}
 
 
-def _p_at(y: np.ndarray, s: int, n_total: int, recall_target: float, bias: float) -> float:
-    """``p_missed`` of the first ``s`` labels of ``y`` (memoised per sequence ``y``; only those
-    ``s`` labels are read)."""
-    path = _p_path(y.tobytes(), n_total, recall_target, bias)
-    if s not in path:
-        path[s] = p_missed(y[:s], n_total, recall_target=recall_target, bias=bias)
-    return path[s]
-
-
 def statistical_name(recall_target: float, confidence: float, bias: float = 1.0) -> str:
     urn = "statistical" if bias == 1 else f"biased urn ×{bias:g}"
     return f"{urn} ({recall_target:.0%} recall, {confidence:.0%} confidence)"
 
 
 def statistical(labels, n_total: int, *, recall_target: float = 0.95, confidence: float = 0.95,
-                check_every: int = 1, bias: float = 1.0) -> Stop:
+                check_every: int = 1, bias: float = 1.0, checked: int = 0) -> Stop:
     """Stop at the first check (``checks``) where ``p_missed`` falls below 1 − ``confidence``; with
-    the p-value and the recall it is confident of there (or at the last record read, if never)."""
+    the p-value and the recall it is confident of there (or at the last record read, if never).
+    ``checked``: records up to which a caller already knows every check said go on (a stopper
+    asked after each label), so only the checks after it are computed."""
     y = _labels(labels)
     _check_total(y, n_total)
     _check_share("confidence", confidence)
     name = statistical_name(recall_target, confidence, bias)
+    path = _p_path(y.tobytes(), n_total, recall_target, bias)  # p-values of this sequence's prefixes
     for s in checks(len(y), check_every):
-        p = _p_at(y, s, n_total, recall_target, bias)
-        if p < 1 - confidence:
-            return Stop(name, s, p, recall_bound(y[:s], n_total, confidence=confidence, bias=bias))
+        if s <= checked:
+            continue
+        if s not in path:
+            path[s] = p_missed(y[:s], n_total, recall_target=recall_target, bias=bias)
+        if path[s] < 1 - confidence:
+            return Stop(name, s, path[s], recall_bound(y[:s], n_total, confidence=confidence, bias=bias))
     p = p_missed(y, n_total, recall_target=recall_target, bias=bias) if len(y) else 1.0
     return Stop(name, None, p, recall_bound(y, n_total, confidence=confidence, bias=bias) if len(y) else 0.0)
 
@@ -227,7 +231,7 @@ def random_sample_needed(labels, n_total: int, *, recall_target: float = 0.95, c
     if p_missed(y, n_total, recall_target=recall_target) < 1 - confidence:
         return 0
     unread, found = n_total - len(y), int(y.sum())
-    remaining = math.floor(found / recall_target + 1 - found)  # included records still unread under H0
+    remaining = included_under_h0(found, recall_target) - found  # included records still unread under H0
     if unread == 0 or remaining > unread:
         return unread
     draws = np.arange(1, unread + 1)
@@ -338,7 +342,8 @@ def counting_process(labels, n_total: int, *, family: str = "power", recall_targ
     ``min_included`` and shrinks with the share read, m ← ⌊m − share·m⌋ — the included records
     still unread are bounded by the ``confidence`` quantile of a Poisson count whose mean is the
     curve's integral over them, and the rule stops once found ≥ ``recall_target`` × (found +
-    that bound)."""
+    that bound). Checks at fewer than 10 records read are skipped (too few to fit a curve to),
+    and m shrinks only at the checks made."""
     y = _labels(labels)
     _check_total(y, n_total)
     _check_share("recall_target", recall_target)
@@ -503,7 +508,7 @@ class Statistical(Rule):
     recall_target: float = 0.95  # recall the reviewer must reach
     confidence: float = 0.95     # with this confidence
     bias: float = 1.0            # odds of an included record being read before an unread one (1: a fair urn)
-    check_every: int = 10        # records between checks (and the last record read)
+    check_every: int = 10        # records between checks: it checks at each multiple of this
 
     def __post_init__(self):
         _check_share("recall_target", self.recall_target)
@@ -515,9 +520,10 @@ class Statistical(Rule):
     def name(self) -> str:
         return statistical_name(self.recall_target, self.confidence, self.bias)
 
-    def stop(self, labels, n_total, *, scores=None, seed=0):
+    def stop(self, labels, n_total, *, scores=None, seed=0, checked: int = 0):
+        """``checked``: see ``statistical``."""
         return statistical(labels, n_total, recall_target=self.recall_target, confidence=self.confidence,
-                           check_every=self.check_every, bias=self.bias)
+                           check_every=self.check_every, bias=self.bias, checked=checked)
 
     def records_to_go(self, labels, n_total: int) -> int | None:
         """How many more records, all of them excluded, before this rule says stop: the first check
@@ -604,21 +610,27 @@ class Qbcb(Rule):
 RECOMMENDED = Statistical()
 
 
-def recommended(labels, n_total: int, *, recall_target: float = 0.95, confidence: float = 0.95) -> Stop:
-    """The rule the evidence supports (``RECOMMENDED``: notebook 10's choice on its development
-    reviews where the held-out reviews confirm it, else the fair urn): where it first says stop on these labels in reading order, read from ``n_total`` records (read or not)
-    — so it fits any tool's labelling log. None where it does not (yet)."""
+def recommended_rule(*, recall_target: float = 0.95, confidence: float = 0.95) -> Statistical:
+    """``RECOMMENDED`` at the reviewer's recall target and confidence: the one place they are set."""
     from dataclasses import replace
 
-    return replace(RECOMMENDED, recall_target=recall_target, confidence=confidence).stop(labels, n_total)
+    return replace(RECOMMENDED, recall_target=recall_target, confidence=confidence)
+
+
+def recommended(labels, n_total: int, *, recall_target: float = 0.95, confidence: float = 0.95,
+                checked: int = 0) -> Stop:
+    """The rule the evidence supports (``RECOMMENDED``: notebook 10's choice on its development
+    reviews where the held-out reviews confirm it, else the fair urn): where it first says stop on
+    these labels in reading order, read from ``n_total`` records (read or not) — so it fits any
+    tool's labelling log. None where it does not (yet). ``checked``: records up to which the
+    caller already asked and was told go on (its checks there are not repeated)."""
+    return recommended_rule(recall_target=recall_target, confidence=confidence).stop(labels, n_total, checked=checked)
 
 
 def records_to_go(labels, n_total: int, *, recall_target: float = 0.95, confidence: float = 0.95) -> int | None:
     """How many more records, all of them excluded, the recommended rule needs before it says stop
     (0: it says stop now; None: not even reading every record would let it)."""
-    from dataclasses import replace
-
-    return replace(RECOMMENDED, recall_target=recall_target, confidence=confidence).records_to_go(labels, n_total)
+    return recommended_rule(recall_target=recall_target, confidence=confidence).records_to_go(labels, n_total)
 
 
 def candidates(*, recall_target: float = 0.95, confidence: float = 0.95, consecutive=(50, 100), check_every: int = 10,
@@ -641,8 +653,8 @@ def choose(dev_pooled, rules, *, recall_target: float = 0.95, confidence: float 
            goal: float = 0.05) -> str | None:
     """The selection rule, fixed before the held-out reviews were evaluated: among the rules that
     need only the labels and the pool size and promise this recall target at this confidence,
-    those whose share of development runs below the target is under ``goal`` with 95 %
-    confidence (exact binomial upper end ≤ ``goal``); of these, the one that saves the most
+    those whose share of development runs below the target is under ``goal`` with 97.5 %
+    one-sided confidence (the upper end of its two-sided 95 % exact interval ≤ ``goal``); of these, the one that saves the most
     reading on the development reviews. Returns its name; None where none qualifies (too few
     development runs to bound the misses so, or every rule missed too often)."""
     eligible = {r.name for r in rules if r.needs == "labels" and getattr(r, "recall_target", None) == recall_target
@@ -658,7 +670,10 @@ def recommend(chosen: str | None, held_pooled, *, fallback: str, goal: float = 0
     (and fall back to the rule that promises least), never pick a rule of their own."""
     if chosen is None:
         return fallback
-    row = held_pooled.set_index("rule").loc[chosen]
+    by_rule = held_pooled.set_index("rule")
+    if chosen not in by_rule.index:
+        raise ValueError(f"recommend: {chosen!r} has no held-out row (rules there: {sorted(by_rule.index)})")
+    row = by_rule.loc[chosen]
     return chosen if row["below_share"] <= goal and row["below_ci_high"] <= 2 * goal else fallback
 
 
