@@ -21,7 +21,7 @@ import math
 import sys
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -134,8 +134,6 @@ def _with_ris_notes(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
 
     with open(path, encoding="utf-8-sig") as f:
         entries = list(rispy.load(f, skip_unknown_tags=True))
-    if len(entries) != len(raw):
-        return raw
     columns: dict[str, list] = {}
     for i, entry in enumerate(entries):
         for note in entry.get("notes", []) or []:
@@ -145,7 +143,10 @@ def _with_ris_notes(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
                     parsed = json.loads(value.strip())
                 except ValueError:
                     parsed = value.strip()
-                columns.setdefault(name.strip(), [None] * len(raw))[i] = parsed
+                columns.setdefault(name.strip(), [None] * len(entries))[i] = parsed
+    if columns and len(entries) != len(raw):
+        raise ScreenError(f"{path}: ASReview read {len(raw)} records but the RIS file has {len(entries)} entries, so its "
+                          f"notes ({', '.join(sorted(columns))}) cannot be matched to records; export it as CSV instead")
     return raw.assign(**columns) if columns else raw
 
 
@@ -169,8 +170,6 @@ def _duplicated_columns(path: Path, data: bytes) -> list[str]:
         except Exception as exc:  # zipfile, openpyxl and XML parsers each raise their own kinds
             raise ScreenError(f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc}); save it from "
                               "Excel as .xlsx, or as .csv") from exc
-        if not sheet.max_row or sheet.max_row < 1:
-            raise ScreenError(f"{path}: the workbook's first sheet is empty")
     else:
         return []
     names = [h.strip().lower() for h in header]
@@ -312,6 +311,7 @@ def screen(input_path: str | Path, *, label_column: str | None = None, method: s
     raw = read_references(path)
     prepared = prepare(raw, path=path, label_column=label_column)
     check_labels(prepared, path=path)
+    replaced = own_columns(raw, path=path)
     labelled = prepared["label"].notna().to_numpy()
     scores = np.full(len(prepared), np.nan)
     from .peers import NoUsableText
@@ -321,7 +321,6 @@ def screen(input_path: str | Path, *, label_column: str | None = None, method: s
     except NoUsableText as exc:
         raise ScreenError(f"{path}: {exc} (columns title, abstract); --method {method} cannot rank this file, "
                           "--method base or lora read any text") from exc
-    replaced = [c for c in raw.columns if str(c).strip().lower().removeprefix("asreview_") in OWN_COLUMNS]
     out = raw.drop(columns=replaced)
     out["score"] = scores
     out["labelled"] = labelled
@@ -342,6 +341,21 @@ def screen(input_path: str | Path, *, label_column: str | None = None, method: s
     if replaced:
         summary["replaced (an earlier round's)"] = ", ".join(map(str, replaced))
     return Screened(out, summary)
+
+
+def own_columns(raw: pd.DataFrame, *, path: Path) -> list:
+    """The columns an earlier round of slr-screen wrote, to be replaced: only in a file that is
+    recognisably its output: it has ``slr_training_label``, or the columns are ``asreview_<name>``
+    notes of a RIS file (ASReview's writer stores our columns so; RIS has no columns of its own). A
+    reviewer's own column of one of these names in any other file is an error naming it — never
+    dropped, and never mistaken for ours."""
+    named = [c for c in raw.columns if str(c).strip().lower().removeprefix("asreview_") in OWN_COLUMNS]
+    ours = (any(str(c).strip().lower().removeprefix("asreview_") == TRAINING_LABEL for c in raw.columns)
+            or all(str(c).startswith("asreview_") for c in named) and path.suffix.lower() in (".ris", ".txt"))
+    if named and not ours:
+        raise ScreenError(f"{path}: column {named[0]!r} has a name slr-screen writes ({', '.join(OWN_COLUMNS)}), but the "
+                          f"file is not an earlier round's output (no {TRAINING_LABEL!r}); rename it so it is kept")
+    return named
 
 
 def decisions_note(prepared: pd.DataFrame) -> str:
@@ -421,11 +435,7 @@ def write(screened: Screened, output_path: Path, *, input_path: Path) -> Path:
     never over the input."""
     from .io import atomic_path
 
-    output_path, input_path = Path(output_path), Path(input_path)
-    if output_path.resolve() == input_path.resolve():
-        raise ScreenError(f"{output_path}: the output would overwrite the input; choose another --output")
-    if output_path.suffix.lower() not in SUFFIXES:
-        raise ScreenError(f"{output_path}: unsupported output format; use one of {', '.join(SUFFIXES)}")
+    output_path = check_output(output_path, input_path=input_path)
     records = screened.records
     if output_path.suffix.lower() in (".ris", ".txt"):  # RIS keeps extra fields as ASReview notes
         records = records.rename(columns={c: f"asreview_{c}" for c in ("score", "rank", "labelled", "no_abstract",
@@ -491,7 +501,8 @@ class StoppingCheck:
     found: int                # included records among those read
     decisions_from: str       # where the decisions were read from, and how many
     recommendation: str       # the recommended rule's verdict, in one sentence
-    decisions: list           # (rule, "stop" | "go on", detail)
+    decisions: list           # the heuristics' verdicts: (rule, "stop" | "go on", detail)
+    test_now: str             # the statistical test on every record read so far: its p-value and recall bound
     sample_size: int          # random draws from the unread records the statistical rule needs (0: none)
     sample_path: Path | None  # where those records were written
 
@@ -559,28 +570,28 @@ def check_stopping(input_path: str | Path, *, label_column: str | None = None, o
     recommendation = recommended_verdict(labels, total, recall_target=recall_target, confidence=confidence)
     p = stopping.p_missed(labels, total, recall_target=recall_target)
     bound = stopping.recall_bound(labels, total, confidence=confidence)
+    test_now = (f"p = {p:.3g} that recall is below {recall_target:.0%} after all {len(labels):,} read; recall ≥ "
+                f"{bound:.1%} with {confidence:.0%} confidence (the rule above tests every "
+                f"{stopping.RECOMMENDED.check_every} records)")
     run = len(labels) - 1 - int(np.flatnonzero(labels)[-1])
     ratio = stopping.knee_ratio(labels)[-1]
-    needed = stopping.knee_threshold(int(labels.sum()))
-    decisions = [
-        (f"{consecutive} excluded in a row", "stop" if run >= consecutive else "go on",
-         f"the last {run} read are excluded"),
-        ("knee (Cormack & Grossman)", "stop" if ratio >= needed else "go on", f"slope ratio {ratio:.1f}, needs {needed}"),
-        (f"statistical ({recall_target:.0%} recall, {confidence:.0%} confidence)", "stop" if p < 1 - confidence else "go on",
-         f"p = {p:.3g} that recall is below {recall_target:.0%}; recall ≥ {bound:.1%} with {confidence:.0%} confidence")]
+    heuristics = [(stopping.Consecutive(consecutive), f"the last {run} read are excluded"),
+                  (stopping.Knee(), f"slope ratio {ratio:.1f}, needs {stopping.knee_threshold(int(labels.sum()))} "
+                                    "(Cormack & Grossman)")]
+    decisions = [(rule.name, "go on" if rule.stop(labels, total).at is None else "stop", detail)
+                 for rule, detail in heuristics]
     sample_size = stopping.random_sample_needed(labels, total, recall_target=recall_target, confidence=confidence)
     sample_path = None
     if sample_size:
         read_rows = set(np.flatnonzero(prepared["label"].notna().to_numpy()))
         unread = np.array([i for i in range(total) if i not in read_rows])
         picked = np.sort(np.random.default_rng(seed).choice(unread, size=min(sample_size, len(unread)), replace=False))
-        sample_path = Path(sample_output) if sample_output else path.with_name(f"{path.stem}.sample.csv")
-        if sample_path.resolve() == path.resolve():
-            raise ScreenError(f"{sample_path}: the sample would overwrite the input; choose another --sample-output")
+        sample_path = check_output(Path(sample_output) if sample_output else path.with_name(f"{path.stem}.sample.csv"),
+                                   input_path=path, option="--sample-output", suffixes=(".csv",))
         with atomic_path(sample_path) as tmp:
             raw.iloc[picked].assign(record=picked + 1).to_csv(tmp, index=False)
     return StoppingCheck(path.name, len(labels), total, int(labels.sum()), decisions_note(prepared), recommendation,
-                         decisions, sample_size, sample_path)
+                         decisions, test_now, sample_size, sample_path)
 
 
 def recommended_verdict(labels: np.ndarray, total: int, *, recall_target: float, confidence: float) -> str:
@@ -589,7 +600,7 @@ def recommended_verdict(labels: np.ndarray, total: int, *, recall_target: float,
     unread at that confidence."""
     from . import stopping
 
-    rule = replace(stopping.RECOMMENDED, recall_target=recall_target, confidence=confidence)
+    rule = stopping.recommended_rule(recall_target=recall_target, confidence=confidence)
     found = int(labels.sum())
     bound = stopping.recall_bound(labels, total, confidence=confidence, bias=rule.bias)
     unread = (f"at most {max(math.floor(found / bound - found + 1e-9), 0):,} included records are still unread "
@@ -602,14 +613,16 @@ def recommended_verdict(labels: np.ndarray, total: int, *, recall_target: float,
     return f"go on: {ahead} ({rule.name}); {unread}"
 
 
-def check_output(output_path: Path, *, input_path: Path, option: str = "--output") -> Path:
-    """An output path that can be written: a supported format, not the input, not a folder, in a
-    folder that exists (or can be made) and is writable — checked before any work."""
+def check_output(output_path: Path, *, input_path: Path, option: str = "--output",
+                 suffixes: tuple[str, ...] = SUFFIXES) -> Path:
+    """An output path that can be written: a format it is written in (``suffixes``), not the
+    input, not a folder, in a folder that exists (or can be made) and is writable — checked
+    before any work, and again where it is written."""
     from .config import writable_folder
 
     output_path, input_path = Path(output_path), Path(input_path)
-    if output_path.suffix.lower() not in SUFFIXES:
-        raise ScreenError(f"{option} {output_path}: unsupported format {output_path.suffix!r}; use one of {', '.join(SUFFIXES)}")
+    if output_path.suffix.lower() not in suffixes:
+        raise ScreenError(f"{option} {output_path}: unsupported format {output_path.suffix!r}; use one of {', '.join(suffixes)}")
     if output_path.is_dir():
         raise ScreenError(f"{option} {output_path}: is a folder; name a file")
     if output_path.resolve() == input_path.resolve():
@@ -637,7 +650,7 @@ def check_options(a: argparse.Namespace) -> None:
         if a.consecutive < 1:
             raise ScreenError(f"--consecutive {a.consecutive}: must be at least 1 (excluded records in a row)")
         check_output(Path(a.sample_output) if a.sample_output else path.with_name(f"{path.stem}.sample.csv"),
-                     input_path=path, option="--sample-output")
+                     input_path=path, option="--sample-output", suffixes=(".csv",))
     else:
         check_output(Path(a.output) if a.output else default_output(path), input_path=path)
 
@@ -698,7 +711,8 @@ def _print_stopping(a) -> int:
     print(f"{check.file}: {check.read:,} of {check.total:,} records read in order, {check.found:,} included "
           f"(decisions read from {check.decisions_from})")
     print(f"  {check.recommendation}")
-    print("  the other rules:")
+    print(f"  {check.test_now}")
+    print("  heuristics, without a recall guarantee:")
     for rule, decision, detail in check.decisions:
         print(f"  {decision:<6} {rule}: {detail}")
     if check.sample_size:
