@@ -90,3 +90,17 @@ def test_importing_the_package_changes_nothing_in_the_process(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, check=True)
     assert out.stdout.split() == ["True", "False"]  # no variable set, no folder changed, no torch for reading files
     assert list(tmp_path.iterdir()) == []  # ASReview's dataset cache file was not written where the user stands
+
+
+def test_a_scheduler_address_is_reached_before_work_ipv4_or_ipv6():
+    import socket
+
+    from helpers.config import reach_scheduler
+
+    with socket.create_server(("::1", 0), family=socket.AF_INET6) as server:
+        reach_scheduler(f"tcp://[::1]:{server.getsockname()[1]}")  # answers: no error
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        reach_scheduler(f"tcp://127.0.0.1:{port}")
+    with pytest.raises(ValueError, match=f"no Dask scheduler answers at tcp://127.0.0.1:{port}"):
+        reach_scheduler(f"tcp://127.0.0.1:{port}", timeout=0.5)  # closed now

@@ -92,6 +92,7 @@ def reach_scheduler(scheduler: str | None, *, timeout: float = 3.0) -> None:
     if scheduler is None or not scheduler.startswith("tcp://"):
         return
     host, _, port = scheduler[len("tcp://"):].rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # an IPv6 address: tcp://[::1]:8786
     if not host or not port.isdigit():
         raise ValueError(f"scheduler must be tcp://HOST:PORT, got {scheduler!r}")
     try:
