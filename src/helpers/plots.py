@@ -210,10 +210,10 @@ def stopping_rules_by_method(summary: pd.DataFrame, *, recall_target: float):
     return fig
 
 
-def stopping_frontier(panels: dict[str, pd.DataFrame], *, chosen: str | None, goal: float):
+def stopping_frontier(panels: dict[str, pd.DataFrame], *, chosen: str | None, recommended: str, goal: float):
     """Notebook 10's frontier: for each split (development, held-out), every rule × setting as one
     point — share of runs below the recall target against work saved — coloured by rule family,
-    the chosen rule ringed, the goal's share dashed."""
+    the chosen rule ringed, the recommended one squared, the goal's share dashed."""
     families = list(dict.fromkeys(f for t in panels.values() for f in t["family"]))
     colours = dict(zip(families, sns.color_palette("tab10", len(families)).as_hex()))
     fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5.2), layout="constrained", sharey=True)
@@ -224,12 +224,16 @@ def stopping_frontier(panels: dict[str, pd.DataFrame], *, chosen: str | None, go
                         fmt="o", ms=6, color=colours[row.family], alpha=0.85, lw=0.8)
             if row.rule == chosen:
                 ax.scatter(row.work_saved, row.below_share, s=240, facecolor="none", edgecolor="black", lw=1.5, zorder=5)
+            if row.rule == recommended:
+                ax.scatter(row.work_saved, row.below_share, s=240, marker="s", facecolor="none", edgecolor="black",
+                           lw=1.5, zorder=5)
         ax.axhline(goal, color="black", ls="--", lw=1)
         ax.set(title=title, xlabel="work saved (share of the pool not read; mean over reviews)", xlim=(-0.02, 1))
     np.atleast_1d(axes)[0].set_ylabel("runs below the recall target (share, exact 95 % CI)")
     for family, colour in colours.items():
         np.atleast_1d(axes)[-1].scatter([], [], color=colour, label=family)
     np.atleast_1d(axes)[-1].scatter([], [], s=240, facecolor="none", edgecolor="black", label="chosen on development")
+    np.atleast_1d(axes)[-1].scatter([], [], s=240, marker="s", facecolor="none", edgecolor="black", label="recommended")
     np.atleast_1d(axes)[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
 
