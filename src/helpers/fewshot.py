@@ -10,13 +10,16 @@ from dataclasses import dataclass
 import numpy as np
 
 
+STUDY_PER_CLASS = 8  # the study's labelled citations per class
+
+
 @dataclass(frozen=True)
 class Split:
     train: np.ndarray  # row positions, included first then excluded
     eval: np.ndarray   # every other row position, in original order
 
 
-def fewshot_split(labels, *, n_per_class: int = 8, seed: int = 0) -> Split:
+def fewshot_split(labels, *, n_per_class: int = STUDY_PER_CLASS, seed: int = 0) -> Split:
     """Draw ``n_per_class`` included and excluded rows at random as the training set.
 
     Each class must keep at least one row for evaluation, otherwise the work-saved metric
