@@ -275,12 +275,12 @@ def test_each_bad_input_or_option_is_named_before_any_work_and_leaves_nothing_be
     ranked_once = []
     monkeypatch.setattr(screen, "rank", lambda *a, **k: ranked_once.append(1) or pytest.fail("ranked before checking"))
     for argv, message in [
-        ([str(refs), "--output", str(tmp_path / "folder")], "--output"),
+        ([str(refs), "--output", str(tmp_path / "folder")], "folder: is a folder; name a file"),
         ([str(refs), "--output", str(tmp_path / "a_file" / "out.csv")], "is a file, not a folder"),
         ([str(refs), "--output", str(refs)], "would overwrite the input"),
         ([str(tmp_path / "folder")], "is a folder; give the reference file itself"),
         ([str(refs), "--check-stopping", "--consecutive", "-5"], "--consecutive -5: must be at least 1"),
-        ([str(refs), "--check-stopping", "--sample-output", str(tmp_path / "folder")], "--sample-output"),
+        ([str(refs), "--check-stopping", "--sample-output", str(tmp_path / "folder")], "--sample-output " + str(tmp_path / "folder") + ": is a folder"),
         ([str(refs), "--check-stopping", "--sample-output", str(tmp_path / "s.xlsx")], "use one of .csv"),
     ]:
         assert screen.main(argv) == 2, argv

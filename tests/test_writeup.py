@@ -203,7 +203,7 @@ def test_safe_stop_reports_the_development_choice_once_on_held_out_reviews():
     none = writeup.safe_stop(dev, held, by_method, chosen=None, recommended=rules[0].name, statistical=rules[0].name,
                              recall_target=0.95,
                              confidence=0.95, dev_reviews=("dev1",), held_out=("held1",), seeds=range(8))
-    assert none.headline.startswith("No stopping rule kept its development runs below 95% recall")
+    assert none.headline.startswith("No stopping rule's share of development runs below 95% recall stayed under 5%")
 
 
 def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):

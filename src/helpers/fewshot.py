@@ -36,7 +36,7 @@ def draw_order(labels, *, seed: int = 0) -> dict[int, np.ndarray]:
     return order
 
 
-def fewshot_split(labels, *, n_per_class: int = 8, seed: int = 0) -> Split:
+def fewshot_split(labels, *, n_per_class: int = STUDY_PER_CLASS, seed: int = 0) -> Split:
     """Draw ``n_per_class`` included and excluded rows at random as the training set: the first
     ``n_per_class`` of each class in the seed's ``draw_order`` (8: the study's draw).
 

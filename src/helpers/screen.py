@@ -621,10 +621,10 @@ def check_output(output_path: Path, *, input_path: Path, option: str = "--output
     from .config import writable_folder
 
     output_path, input_path = Path(output_path), Path(input_path)
-    if output_path.suffix.lower() not in suffixes:
-        raise ScreenError(f"{option} {output_path}: unsupported format {output_path.suffix!r}; use one of {', '.join(suffixes)}")
     if output_path.is_dir():
         raise ScreenError(f"{option} {output_path}: is a folder; name a file")
+    if output_path.suffix.lower() not in suffixes:
+        raise ScreenError(f"{option} {output_path}: unsupported format {output_path.suffix!r}; use one of {', '.join(suffixes)}")
     if output_path.resolve() == input_path.resolve():
         raise ScreenError(f"{option} {output_path}: would overwrite the input; choose another file")
     try:

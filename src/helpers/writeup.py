@@ -510,8 +510,9 @@ def safe_stop(dev: pd.DataFrame, held: pd.DataFrame, held_by_method: pd.DataFram
     stat = h.loc[statistical]
     if chosen is None:
         return Writeup(
-            f"No stopping rule kept its development runs below {recall_target:.0%} recall under {goal:.0%} with 95 % "
-            f"confidence ({_count(len(dev_reviews), 'development review')}); nothing is recommended from this run.",
+            f"No stopping rule's share of development runs below {recall_target:.0%} recall stayed under {goal:.0%} up to "
+            f"the upper end of its exact 95 % interval ({_count(len(dev_reviews), 'development review')}); nothing is "
+            "recommended from this run.",
             "The selection needs enough development runs to bound a rule's misses under the goal; this run has too "
             "few (smoke mode) or every rule missed too often.")
     c, d = h.loc[chosen], dev.set_index("rule").loc[chosen]
@@ -529,7 +530,8 @@ def safe_stop(dev: pd.DataFrame, held: pd.DataFrame, held_by_method: pd.DataFram
         f"**Chosen on {_count(len(dev_reviews), 'development review')}** ({', '.join(dev_reviews)}; every method × seed): "
         f"**{chosen}**, the rule that saved the most reading ({d.work_saved:.1%}) among those promising "
         f"{recall_target:.0%} recall with {confidence:.0%} confidence from the labels alone whose share of runs below "
-        f"the target was under {goal:.0%} with 95 % confidence ({int(d.below_target)} of {int(d.runs)} runs).",
+        f"the target stayed under {goal:.0%} up to the upper end of its exact 95 % interval ({int(d.below_target)} "
+        f"of {int(d.runs)} runs).",
         f"**On the {_count(len(held_out), 'held-out review')}** × {len(seeds)} seeds, pooled over the ranking methods "
         f"({int(c.runs)} runs): recall fell below {recall_target:.0%} in {int(c.below_target)} runs, {c.below_share:.1%} "
         f"(95 % CI {c.below_ci_low:.1%}–{c.below_ci_high:.1%}; goal ≤ {goal:.0%} with the interval's upper end ≤ "
