@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup report smoke test lab verify bench clean-smoke
+.PHONY: setup report smoke test test-fast lab verify bench clean-smoke
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,9 @@ smoke: setup           ## every notebook, small samples, minutes: build/smoke/
 
 test: setup            ## the test suite (what .ci/run calls)
 	$(BIN)/python -m pytest -q -rs --durations=15
+
+test-fast: setup       ## the inner loop: pure helpers and the command lines, no encoder, no notebook (about a minute)
+	$(BIN)/python -m pytest -q -rs -m "not slow" --durations=5
 
 lab: setup             ## JupyterLab on notebooks/, in this environment (helpers importable)
 	HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false $(BIN)/jupyter lab --notebook-dir=notebooks

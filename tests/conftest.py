@@ -8,6 +8,21 @@ import pytest
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "slr"
 
+# What makes a test slow: an encoder (even the tiny one trains and embeds), the shared reviews, or
+# executing notebooks. Such tests are marked ``slow`` at collection, so ``make test-fast`` (``-m "not
+# slow"``: pure helpers and the command lines) is a list nobody has to keep by hand.
+SLOW_FIXTURES = {"tiny_bert_dir", "tiny_sentence_encoder_dir", "shared_data"}
+SLOW_MODULES = {"test_report", "test_lab", "test_book", "test_browser", "test_real_encoder", "test_distributed",
+                "test_contrastive", "test_distill", "test_compose", "test_compress", "test_encoder", "test_bench",
+                "test_space_plots", "test_variants", "test_experiment", "test_beyond", "test_asreview_stopper"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
 WORDS = ("drug trial placebo randomized patients dose efficacy safety outcome review cohort "
          "study pain blood pressure inhibitor adverse events mg daily weeks group").split()
 

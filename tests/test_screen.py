@@ -326,3 +326,23 @@ def test_a_reviewers_own_column_named_like_ours_is_an_error_not_dropped(tmp_path
     assert screen.main([str(tmp_path / "refs.ranked.csv"), "--method", "tfidf", "--output", str(tmp_path / "r2.csv")]) == 0
     assert "replaced (an earlier round's)" in capsys.readouterr().out
     assert list(pd.read_csv(tmp_path / "r2.csv").columns).count("score") == 1
+
+
+def test_the_commands_that_touch_asreview_leave_no_file_they_were_not_asked_to_write(tmp_path):
+    """ASReview's dataset module installs a requests cache that writes ``synergy_cache.sqlite``
+    into the working directory at import; run from a scratch directory, slr-screen (ranking with
+    ASReview's model, reading and writing RIS and XLSX, the stopping check) and an ASReview
+    one-shot ranking leave only the files they were asked to write."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    write(references(n=60, labelled=(8, 8)), scratch / "refs.csv")
+    slr_screen = Path(sys.executable).with_name("slr-screen")
+    for argv in (["refs.csv", "--method", "asreview", "--output", "ranked.csv"],
+                 ["refs.csv", "--method", "tfidf", "--output", "ranked.ris"],
+                 ["ranked.ris", "--method", "tfidf", "--output", "ranked.xlsx"],
+                 ["ranked.csv", "--check-stopping", "--sample-output", "sample.csv"]):
+        subprocess.run([str(slr_screen), *argv], check=True, capture_output=True, cwd=scratch)
+    code = ("from helpers.peers import load_asreview; load_asreview(); "
+            "from asreview.extensions import load_extension; load_extension('models.stoppers', 'slr-stop')")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=scratch)
+    assert sorted(p.name for p in scratch.iterdir()) == ["ranked.csv", "ranked.ris", "ranked.xlsx", "refs.csv", "sample.csv"]

@@ -87,6 +87,9 @@ def _reader(path: Path):
 
 
 def _writer(path: Path):
+    from .peers import load_asreview
+
+    load_asreview()
     from asreview.extensions import load_extension
 
     return load_extension("writers", path.suffix.lower())
