@@ -77,22 +77,23 @@ class Screened:
 
 # ---------------------------------------------------------------- reading
 
-def _reader(path: Path):
+def _asreview_extension(group: str, path: Path):
+    """ASReview's reader or writer (``group``) for this file's suffix; ASReview imported through
+    ``peers.load_asreview``, so nothing is written into the working directory."""
     from .peers import load_asreview
 
     load_asreview()
     from asreview.extensions import load_extension
 
-    return load_extension("readers", path.suffix.lower())
+    return load_extension(group, path.suffix.lower())
+
+
+def _reader(path: Path):
+    return _asreview_extension("readers", path)
 
 
 def _writer(path: Path):
-    from .peers import load_asreview
-
-    load_asreview()
-    from asreview.extensions import load_extension
-
-    return load_extension("writers", path.suffix.lower())
+    return _asreview_extension("writers", path)
 
 
 def read_references(path: Path) -> pd.DataFrame:
@@ -354,7 +355,7 @@ def own_columns(raw: pd.DataFrame, *, path: Path) -> list:
     dropped, and never mistaken for ours."""
     named = [c for c in raw.columns if str(c).strip().lower().removeprefix("asreview_") in OWN_COLUMNS]
     ours = (any(str(c).strip().lower().removeprefix("asreview_") == TRAINING_LABEL for c in raw.columns)
-            or all(str(c).startswith("asreview_") for c in named) and path.suffix.lower() in (".ris", ".txt"))
+            or (path.suffix.lower() in (".ris", ".txt") and all(str(c).startswith("asreview_") for c in named)))
     if named and not ours:
         raise ScreenError(f"{path}: column {named[0]!r} has a name slr-screen writes ({', '.join(OWN_COLUMNS)}), but the "
                           f"file is not an earlier round's output (no {TRAINING_LABEL!r}); rename it so it is kept")
