@@ -14,33 +14,20 @@ keeps a distillation's fixed steps per run; it is printed as an estimate.
 
 from __future__ import annotations
 
-import argparse
-import os
 import time
 
+from empty_cache import arguments, plan_size, study_parts, timed
 from helpers.config import settings
-from helpers.data import load_review, split_available
 from helpers.trial import Trial
 from helpers.variants import distilled_variants
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--review", default="opioids")
-    p.add_argument("--seed", type=int, default=3)
-    p.add_argument("--seeds", type=int, default=5, help="seeds of the estimate")
-    a = p.parse_args()
-    if "SLR_CACHE_DIR" not in os.environ:
-        raise SystemExit("set SLR_CACHE_DIR to an empty folder: this measures the cost from an empty cache")
+    a = arguments(__doc__.splitlines()[0], review="opioids", seed=3, seeds=5)
     S = settings("full")
     trial = Trial(S.sweep(), a.review, a.seed)
     n = len(trial.data.table)
-    paid: dict[str, float] = {}
-    for label, part in [("Base embeddings", lambda: trial.base_embeddings), ("phase 1", lambda: trial.phase1),
-                        ("LoRA embeddings", lambda: trial.lora_embeddings)]:
-        start = time.perf_counter()
-        part()
-        paid[label] = time.perf_counter() - start
+    paid = timed(study_parts(trial))
     # variant: (distillation seconds, embedding seconds, whether it rests on the seed's phase 1)
     added: dict[str, tuple[float, float, bool]] = {}
     for variant in distilled_variants(S.distillation):
@@ -49,9 +36,7 @@ def main() -> None:
         distilled = time.perf_counter() - start
         scored = variant.score(trial)  # the student is cached now: this is its embeddings and head
         added[variant.name] = (distilled, scored.timings["embed_seconds"], variant.trains)
-    chosen, _ = split_available(S.reviews, S.data_dir)
-    total = sum(len(load_review(r, S.data_dir)) for r in chosen)
-    runs = len(chosen) * a.seeds
+    chosen, total, runs = plan_size(S, a.seeds)
     print(f"{a.review} seed {a.seed}: {n} citations, from an empty cache; distillation {S.distillation}")
     for label, s in paid.items():
         print(f"  already paid by the study's variants: {label:18s} {s:8.1f} s")

@@ -14,10 +14,7 @@ k = 8 is not counted: its rows are notebooks 05, 07 and 10's.
 
 from __future__ import annotations
 
-import argparse
-import os
-import time
-
+from empty_cache import arguments, timed
 from helpers import learning
 from helpers.config import settings
 from helpers.data import load_review, split_available
@@ -26,34 +23,23 @@ from helpers.trial import Trial
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--review", default="calcium_channel_blockers")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ks", type=int, nargs="+", default=[2, 16, 64])
-    p.add_argument("--seeds", type=int, default=3, help="seeds of the estimate")
-    a = p.parse_args()
-    if "SLR_CACHE_DIR" not in os.environ:
-        raise SystemExit("set SLR_CACHE_DIR to an empty folder: this measures the cost from an empty cache")
+    a = arguments(__doc__.splitlines()[0], review="calcium_channel_blockers", seed=0, seeds=3,
+                  extra=lambda p: p.add_argument("--ks", type=int, nargs="+", default=[2, 16, 64]))
     S = settings("full")
     config = S.sweep()
     n = len(load_review(a.review, S.data_dir))
     print(f"{a.review} seed {a.seed}: {n} citations, from an empty cache")
-    start = time.perf_counter()
-    Trial(config, a.review, a.seed).base_embeddings
-    base = time.perf_counter() - start
+    base = timed([("Base embeddings", lambda: Trial(config, a.review, a.seed).base_embeddings)])["Base embeddings"]
     print(f"  {'Base embeddings (once per review)':44s} {base:8.1f} s")
     per_k = {}
     for k in a.ks:
         trial = Trial(learning.at_k(config, k), a.review, a.seed)
-        parts = {}
-        for label, work in [("phase 1", lambda: trial.phase1), ("LoRA embeddings", lambda: trial.lora_embeddings),
-                            ("TF-IDF + LR", lambda: TFIDF_LR.score(trial)),
-                            ("ASReview one-shot", lambda: ASREVIEW_ONESHOT.score(trial)),
-                            ("ASReview active learning", lambda: ASREVIEW_AL.score(trial))]:
-            start = time.perf_counter()
-            work()
-            parts[label] = time.perf_counter() - start
-            print(f"  k = {k:<3d} {label:38s} {parts[label]:8.1f} s")
+        parts = timed([("phase 1", lambda: trial.phase1), ("LoRA embeddings", lambda: trial.lora_embeddings),
+                       ("TF-IDF + LR", lambda: TFIDF_LR.score(trial)),
+                       ("ASReview one-shot", lambda: ASREVIEW_ONESHOT.score(trial)),
+                       ("ASReview active learning", lambda: ASREVIEW_AL.score(trial))])
+        for label, s in parts.items():
+            print(f"  k = {k:<3d} {label:38s} {s:8.1f} s")
         per_k[k] = parts
     chosen, _ = split_available(S.reviews, S.data_dir)
     the_plan = learning.plan(chosen, [k for k in learning.K_VALUES if k != 8], data_dir=S.data_dir)

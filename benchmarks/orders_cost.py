@@ -12,14 +12,11 @@ keeps phase 1 per review × seed; it is printed as an estimate.
 
 from __future__ import annotations
 
-import argparse
-import os
 import tempfile
-import time
 
+from empty_cache import arguments, plan_size, study_parts, timed
 from helpers import beyond
 from helpers.config import settings
-from helpers.data import load_review, split_available
 from helpers.orders import order_of
 from helpers.peers import ASREVIEW_AL, ASREVIEW_ONESHOT
 from helpers.trial import Trial
@@ -27,13 +24,7 @@ from helpers.variants import Base, Lora
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--review", default="opioids")
-    p.add_argument("--seed", type=int, default=3)
-    p.add_argument("--seeds", type=int, default=5, help="seeds of the estimate")
-    a = p.parse_args()
-    if "SLR_CACHE_DIR" not in os.environ:
-        raise SystemExit("set SLR_CACHE_DIR to an empty folder: this measures the cost from an empty cache")
+    a = arguments(__doc__.splitlines()[0], review="opioids", seed=3, seeds=5)
     S = settings("full")
     config = S.sweep()
     recipes = beyond.chosen_recipes(S, S.results_path)
@@ -42,20 +33,11 @@ def main() -> None:
                "chosen one-shot": beyond.candidate(recipes["chosen"])}
     trial = Trial(config, a.review, a.seed)
     n = len(trial.data.table)
-    seconds: dict[str, float] = {}
     folder = tempfile.mkdtemp()
-    for label, part in [("Base embeddings", lambda: trial.base_embeddings), ("phase 1", lambda: trial.phase1),
-                        ("LoRA embeddings", lambda: trial.lora_embeddings)]:
-        start = time.perf_counter()
-        part()
-        seconds[label] = time.perf_counter() - start
-    for label, variant in methods.items():
-        start = time.perf_counter()
-        order_of(trial, variant, folder=folder)
-        seconds[f"order: {label}"] = time.perf_counter() - start
-    chosen, _ = split_available(S.reviews, S.data_dir)
-    total = sum(len(load_review(r, S.data_dir)) for r in chosen)
-    runs = len(chosen) * a.seeds
+    seconds = timed(study_parts(trial))
+    seconds |= timed([(f"order: {label}", lambda variant=variant: order_of(trial, variant, folder=folder))
+                      for label, variant in methods.items()])
+    chosen, total, runs = plan_size(S, a.seeds)
     print(f"{a.review} seed {a.seed}: {n} citations, from an empty cache")
     for label, s in seconds.items():
         print(f"  {label:36s} {s:8.1f} s")

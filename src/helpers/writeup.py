@@ -34,6 +34,13 @@ def _bullets(lines) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
+def _study_vs_here(headline: str, lines, vs: pd.DataFrame, why: str, *, caption: str = "study vs here",
+                   **display) -> Writeup:
+    """A section that sets its numbers beside the study's: its bullets, one table of study vs here
+    and, after it, why the two differ (every such section says why, in the same words)."""
+    return Writeup(headline, _bullets(lines), tables=((caption, vs, display),), after=f"Why they differ: {why}")
+
+
 def _count(n: int, noun: str) -> str:
     """'1 review', '15 reviews': the prose reads as written, not as a form with '(s)'."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
@@ -154,16 +161,16 @@ def before_after(rows: pd.DataFrame, blocks: pd.DataFrame, *, review: str, encod
                        f"here ({encoder['name']}, mean of {len(wide)} seeds)": [base_m, lora_m],
                        "here: min–max over seeds": [_range(wide["base"]), _range(wide["lora"])]},
                       index=["Base", "LoRA"])
-    return Writeup(
+    return _study_vs_here(
         f"On {review}, phase 1 {_moves(lora_m, base_m)} AWSS@95 on average: Base {base_m:.3f} → "
         f"LoRA {lora_m:.3f} over {len(wide)} seeds (LoRA better on {test['wins']} of {test['n_pairs']})"
         + (", although it pulls the classes apart in embedding space." if sep_lora > sep_base else "."),
-        _bullets(lines), tables=((f"AWSS@95 on {review}: study vs here", vs, {}),),
-        after=(f"Why they differ: the encoder ({encoder['name']}, {encoder['pooling']} pooling, {encoder['max_length']} "
-               f"tokens, vs SPECTER's [CLS] at 512), and the study's value being one draw of 8 + 8 where ours is a "
-               f"mean over seeds whose spread is shown above. The study saw phase 1 lower AWSS@95 on nsaids "
-               f"({study.NSAIDS_BASE} → {study.NSAIDS_LORA}); on {review} here it "
-               f"{'also lowers' if lora_m < base_m else _moves(lora_m, base_m)} it on average."))
+        lines, vs, caption=f"AWSS@95 on {review}: study vs here",
+        why=(f"the encoder ({encoder['name']}, {encoder['pooling']} pooling, {encoder['max_length']} "
+             f"tokens, vs SPECTER's [CLS] at 512), and the study's value being one draw of 8 + 8 where ours is a "
+             f"mean over seeds whose spread is shown above. The study saw phase 1 lower AWSS@95 on nsaids "
+             f"({study.NSAIDS_BASE} → {study.NSAIDS_LORA}); on {review} here it "
+             f"{'also lowers' if lora_m < base_m else _moves(lora_m, base_m)} it on average."))
 
 
 # ---------------------------------------------------------------- 04
@@ -222,19 +229,18 @@ def latency(latency_table: pd.DataFrame, training: pd.DataFrame, memory: pd.Data
          m.loc[("encoder", 4), "all_params_at_bits_MiB"]),
         ("LoRA parameters", study.LORA_PARAMETERS, m.loc[("LoRA", 32), "parameters"]),
     ], columns=["quantity", "study (Table 4/5)", f"here ({arch} configuration)"])
-    return Writeup(
-        f"On this CPU, {arch}-size inference runs {speedups['BF16']:.2f}× as fast as FP32 in BF16, {int8_gain:.2f}× in "
-        f"INT8 and {fp16_gain:.2f}× in FP16; "
-        f"BF16 training {bf16_ratio:.2f}× (the study's GPU: 3.3×) — phase 1 at the study's setting would take about "
-        f"{f'{minutes:.0f} min' if minutes >= 1 else f'{minutes * 60:.0f} s'} here.",
-        _bullets(lines), tables=(("study vs here", vs, {"hide_index": True, "decimals": 2}),),
-        after=(f"Why they differ: hardware above all — the study timed on its Table 2 machine (GPU and CPU), here "
-               f"{machine} with {threads} threads{' and a GPU' if gpu else ' and no GPU (GPU rows: –)'}; training "
-               f"here is extrapolated from {_count(train_steps, 'measured step')}. Memory agrees by construction (same "
-               f"configuration, parameters × bits); the LoRA count "
-               + ("matches the study's exactly." if lora_parameters == study.LORA_PARAMETERS else
-                  f"({lora_parameters:,}) differs from the study's {study.LORA_PARAMETERS:,} because the configuration "
-                  "does.")))
+    phase1_here = f"{minutes:.0f} min" if minutes >= 1 else f"{minutes * 60:.0f} s"
+    headline = (f"On this CPU, {arch}-size inference runs {speedups['BF16']:.2f}× as fast as FP32 in BF16, "
+                f"{int8_gain:.2f}× in INT8 and {fp16_gain:.2f}× in FP16; BF16 training {bf16_ratio:.2f}× (the study's "
+                f"GPU: 3.3×) — phase 1 at the study's setting would take about {phase1_here} here.")
+    return _study_vs_here(headline, lines, vs, hide_index=True, decimals=2,
+        why=(f"hardware above all — the study timed on its Table 2 machine (GPU and CPU), here "
+             f"{machine} with {threads} threads{' and a GPU' if gpu else ' and no GPU (GPU rows: –)'}; training "
+             f"here is extrapolated from {_count(train_steps, 'measured step')}. Memory agrees by construction (same "
+             f"configuration, parameters × bits); the LoRA count "
+             + ("matches the study's exactly." if lora_parameters == study.LORA_PARAMETERS else
+                f"({lora_parameters:,}) differs from the study's {study.LORA_PARAMETERS:,} because the configuration "
+                "does.")))
 
 
 # ---------------------------------------------------------------- 05
@@ -277,16 +283,16 @@ def awss_per_review(rows: pd.DataFrame, means: pd.DataFrame, tests: pd.DataFrame
         ("estrogens: LoRA", study.ESTROGENS_LORA, est["lora"] if est is not None else float("nan")),
         ("reviews where a variant falls below Base", f"{study.REVIEWS_WITH_A_VARIANT_BELOW_BASE} of 20", f"{below} of {n}"),
     ], columns=["quantity", "study (SPECTER, one draw)", f"here ({encoder['name']}, mean over seeds)"])
-    return Writeup(
+    return _study_vs_here(
         f"Over {_count(n, 'review')} × {len(seeds)} seeds, LoRA's mean AWSS@95 is {mean_of['lora']:.3f} against Base "
         f"{mean_of['base']:.3f}: it is ahead on {better} of {n} (median paired difference "
         f"{lora_vs_base.median_diff:+.3f}, Wilcoxon p = {lora_vs_base.p_wilcoxon:.2g}); LoRA + 4-bit gives "
         f"{mean_of['lora+int4']:.3f}, LoRA + Wanda 50 % {mean_of['lora+wanda50']:.3f}.",
-        _bullets(lines), tables=(("study vs here", vs, {"hide_index": True}),),
-        after=(f"Why they differ: the encoder ({encoder['name']} instead of SPECTER), {n} of the 20 reviews in this run "
-               f"({len(missing)} named ones lack text here; `reviews` can narrow the run further), so the count is out "
-               f"of {n}, not 20, and one draw in the study against a mean over {len(seeds)} seeds here — the "
-               "seed-to-seed sd in the table above is often as large as the differences."))
+        lines, vs, hide_index=True,
+        why=(f"the encoder ({encoder['name']} instead of SPECTER), {n} of the 20 reviews in this run "
+             f"({len(missing)} named ones lack text here; `reviews` can narrow the run further), so the count is out "
+             f"of {n}, not 20, and one draw in the study against a mean over {len(seeds)} seeds here — the "
+             "seed-to-seed sd in the table above is often as large as the differences."))
 
 
 def distillation(compared: pd.DataFrame, tests: pd.DataFrame, *, student: str, teacher: str = "lora",
@@ -370,13 +376,13 @@ def hybrid(summary: pd.DataFrame, tests: pd.DataFrame, blocks: pd.DataFrame, *, 
     vs = study.HYBRID.set_index("review").join(means[["hybrid-sqrt", "lora", "base"]].add_suffix(" here"), how="left")
     vs["in the top 5 here"] = [r in top for r in vs.index]
     common = [r for r in study.HYBRID.review if r in top]
-    return Writeup(
+    return _study_vs_here(
         f"One hybrid adapter for the top {len(top)} reviews scores {hyb:.3f} on average, {where}{kept}",
-        _bullets(lines), tables=(("Table 6, study vs here (– : not among the top 5 here, or no text here)", vs, {}),),
-        after=(f"Why they differ: the study's top 5 (ADHD, BPA, Fluoride, PFOS-PFOA, Transgenerational) include three "
-               f"reviews without text here; the encoder ({encoder['name']} instead of SPECTER); and one draw in the "
-               f"study against {len(seeds)} seeds here. {len(common)} of the study's five "
-               f"({', '.join(common) or 'none'}) {'is' if len(common) == 1 else 'are'} in the top 5 here."))
+        lines, vs, caption="Table 6, study vs here (– : not among the top 5 here, or no text here)",
+        why=(f"the study's top 5 (ADHD, BPA, Fluoride, PFOS-PFOA, Transgenerational) include three "
+             f"reviews without text here; the encoder ({encoder['name']} instead of SPECTER); and one draw in the "
+             f"study against {len(seeds)} seeds here. {len(common)} of the study's five "
+             f"({', '.join(common) or 'none'}) {'is' if len(common) == 1 else 'are'} in the top 5 here."))
 
 
 # ---------------------------------------------------------------- 07
