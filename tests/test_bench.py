@@ -86,9 +86,8 @@ def test_footprints_give_each_variant_its_architecture_s_latency_and_bytes(enc):
 
 
 def test_a_variant_without_a_stand_in_is_named(enc):
-    from helpers.bench import stand_in
     from helpers.config import SweepConfig
     from helpers.peers import TFIDF_LR
 
     with pytest.raises(ValueError, match="no stand-in for variant 'tfidf\\+lr'"):
-        stand_in(TFIDF_LR, enc, SweepConfig(), calibration_texts=[])
+        TFIDF_LR.stand_in(enc, SweepConfig(), calibration_texts=[])

@@ -1,5 +1,6 @@
 """A variant is data: its name and key come from its fields, and every field is used — changing any
-one changes both the row key and the numbers, never only one of them."""
+one changes both the row key and the numbers, never only one of them. Every variant class the
+package defines is found by itself (``variant_classes``) and put through the same checks."""
 
 from dataclasses import fields, is_dataclass, replace
 
@@ -9,11 +10,11 @@ import pytest
 from conftest import write_review
 from helpers.beyond import Fusion, LeaveOneOut, LoraCka
 from helpers.compose import Hybrid, PeftMerge
-from helpers.config import SweepConfig, TrainingArgs
+from helpers.config import DistillArgs, SweepConfig, TrainingArgs
 from helpers.peers import ActiveLearning, AsreviewOneShot, Setfit, TfidfLR
 from helpers.trial import Trial
-from helpers.variants import (Base, ComposedSkills, LogisticHead, Lora, LoraQuantized, LoraWanda, SvmHead,
-                              field_settings)
+from helpers.variants import (Base, ComposedSkills, Distilled, LogisticHead, Lora, LoraQuantized, LoraWanda, SvmHead,
+                              Variant, field_settings)
 
 REVIEWS = ("nsaids", "adhd", "triptans")
 FAST = TrainingArgs(n_positive=8, n_negative=8, epochs=1)
@@ -33,11 +34,31 @@ CHANGED = {
     (ActiveLearning, "features"): "embeddings",
     (Fusion, "kind"): "concat", (Fusion, "weight"): 4.0,
     (LeaveOneOut, "phase1"): True, (LoraCka, "n_layers"): 2, (LoraCka, "short_epochs"): 4,
+    (Distilled, "layers"): 1, (Distilled, "teacher"): "base",
+    (DistillArgs, "steps"): 1, (DistillArgs, "pairs"): 2, (DistillArgs, "learning_rate"): 1e-2, (DistillArgs, "seed"): 1,
 }
 VARIANTS = [Base(), Base(SvmHead()), Lora(), LoraQuantized(), LoraWanda(),
             ComposedSkills(Hybrid(), reviews=REVIEWS), ComposedSkills(PeftMerge("ties", density=0.5), reviews=REVIEWS),
             TfidfLR(), Setfit(), AsreviewOneShot(), ActiveLearning(), Fusion("rankavg", AsreviewOneShot(), Lora()),
-            LeaveOneOut(), LoraCka(n_layers=1)]
+            LeaveOneOut(), LoraCka(n_layers=1), Distilled(layers=2, distillation=DistillArgs(steps=2, pairs=4))]
+
+
+def variant_classes() -> set[type]:
+    """Every variant class the package defines: each subclass of ``Variant``, found by walking the
+    class tree once the modules that define them are imported, so no list is kept by hand."""
+    import helpers.beyond  # noqa: F401  (with helpers.peers and helpers.variants: every module defining variants)
+
+    found, todo = set(), [Variant]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.add(sub)
+            todo.append(sub)
+    return found
+
+
+def test_every_variant_class_is_checked():
+    missing = sorted(c.__name__ for c in variant_classes() - {type(v) for v in VARIANTS})
+    assert not missing, f"variant classes without an example in VARIANTS (so unchecked): {missing}"
 
 
 def changes(obj):
@@ -137,3 +158,25 @@ def test_leave_one_out_names_the_reviews_it_composes_with_their_checksums(config
 def test_bad_variant_settings_are_refused_by_name(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{type(v).__name__}:{v.name}")
+def test_every_variant_counts_its_flops_or_says_why_not(config, variant):
+    """Each variant answers for its own FLOPs (``Variant.flops``) from its row's stored settings:
+    a count where a torch model runs, NaN named "not measured" where none does — never 0."""
+    import json
+    import math
+
+    from helpers import cost
+    from helpers.trial import encoder_for
+
+    split = cost.SplitTokens(np.full(16, 20), np.full(32, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
+                             np.full(48, 25))
+    settings = json.loads(json.dumps(variant.settings(config, "nsaids")))
+    flops = variant.flops(cost.RowWork("nsaids", 0, settings, cost.FlopCounts(encoder_for(config)), lambda r, s: split))
+    if flops.counted.startswith("not measured"):
+        assert math.isnan(flops.train) and math.isnan(flops.inference)
+    else:
+        assert flops.inference > 0 and flops.train >= 0 and 0 <= flops.teacher_pass <= flops.train
+        # phase 1 (its own, or the composed reviews') is counted wherever the row read phase 1's arguments
+        assert (flops.train > 0) >= ("training" in json.dumps(settings)), variant.name

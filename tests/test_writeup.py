@@ -228,7 +228,7 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
     split = lambda review, seed: tokens  # noqa: E731
     power = {phase: cost.Power(phase, 30.0, "estimated (test)", 0.1, "BRA", 1.0, rate)
              for phase, rate in (("training", 1e9), ("embedding", 2e9), ("scoring", np.nan))}
-    per_row = cost.cost_table(rows, counts, split, power)
+    per_row = cost.cost_table(rows, list(variants.values()), counts, split, power)
     assert per_row["key"].tolist() == rows["key"].tolist()  # each cost joins its results row by key
     methods = cost.method_costs(per_row)
     w = writeup.cost_of_screening(methods, power, counts=counts, timings={}, country="BRA", seconds_per_abstract=30,

@@ -231,29 +231,6 @@ def random_word_texts(rng: np.random.Generator, n: int, *, vocabulary: int, leng
     return [" ".join(rng.choice(words, length)) for _ in range(n)]
 
 
-def stand_in(variant, encoder: Encoder, config: SweepConfig, *, calibration_texts: list[str]) -> Encoder:
-    """An encoder with ``variant``'s architecture and number formats, its weights untrained
-    (a fresh adapter, a student not distilled): latency and memory depend on shapes and formats,
-    not on what was learned. Wanda prunes on ``calibration_texts``; its zeros stay dense."""
-    from .compress import quantize_weights, wanda_prune
-    from .distill import student_of
-    from .variants import Base, Distilled, Lora, LoraQuantized, LoraWanda
-
-    if isinstance(variant, Base):
-        return encoder
-    if isinstance(variant, Distilled):
-        return student_of(encoder, variant.layers)
-    if isinstance(variant, Lora):
-        return with_lora(encoder, variant.training(config), seed=0)
-    adapted = with_lora(encoder, config.training, seed=0)
-    if isinstance(variant, LoraQuantized):
-        return quantize_weights(adapted, bits=variant.bits)
-    if isinstance(variant, LoraWanda):
-        return wanda_prune(adapted, calibration_texts, sparsity=variant.sparsity)
-    raise ValueError(f"no stand-in for variant {variant.name!r}: latency and memory are measured for Base, LoRA, "
-                     "its 4-bit and Wanda versions and distilled students")
-
-
 def held_bytes(model: torch.nn.Module) -> int:
     """Bytes of a model's state as saved (``torch.save``): quanto's packed 4-bit weights with their
     scales, a pruned matrix with its zeros."""
@@ -272,17 +249,15 @@ def footprint_table(variants, encoder: Encoder, config: SweepConfig, *, batch: i
     teacher) share one measurement, so they cannot differ by timing noise. Wanda's mask is
     calibrated on ``calibration_texts`` (None: 16 seeded texts of random words; the mask's
     pattern does not change a dense product's time)."""
-    from .variants import Distilled
-
     if calibration_texts is None:
         calibration_texts = random_word_texts(np.random.default_rng(0), 16, vocabulary=500, length=150)
 
     measured: dict = {}
     rows = []
     for variant in variants:
-        shape = f"student{variant.layers}" if isinstance(variant, Distilled) else variant.name
+        shape = variant.architecture
         if shape not in measured:
-            model = stand_in(variant, encoder, config, calibration_texts=calibration_texts)
+            model = variant.stand_in(encoder, config, calibration_texts=calibration_texts)
             timing = inference_latency(model, batch_size=batch, seq_len=encoder.max_length, repeats=repeats,
                                        budget_s=budget_s, device=str(encoder.device))
             measured[shape] = {"seconds_per_citation": timing["median_s"] / batch, "measured_batch": timing["measured_batch"],

@@ -27,10 +27,12 @@ import numpy as np
 from .config import Settings, SweepConfig, knob, require
 from .peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR, ActiveLearning, AsreviewOneShot, TfidfLR
 from .trial import Scored, embed_split
-from .variants import Base, LogisticHead, Lora, SvmHead, Variant, composed_from, compose_for, head_scores
+from .variants import (Base, LogisticHead, Lora, SvmHead, Variant, after_phase1_flops, composed_flops, composed_from,
+                       compose_for, head_scores)
 
 if TYPE_CHECKING:
     from .compose import Hybrid
+    from .cost import Flops, RowWork
     from .trial import Trial
 
 
@@ -54,6 +56,11 @@ class Fusion(Variant):
     @property
     def name(self) -> str:
         return f"{self.kind}:{self.lexical.family}+{self.embedding.name}" + ("" if self.weight == 1 else f"@{self.weight:g}")
+
+    def flops(self, work: RowWork) -> Flops:
+        """Only the embedding part runs a torch model: its count, so labelled."""
+        inner = self.embedding.flops(work.with_settings(work.settings["embedding"]))
+        return inner._replace(counted="embedding part only (the lexical model is not counted)")
 
     def score(self, trial: Trial) -> Scored:
         from .fusion import concatenate, rank_average
@@ -107,6 +114,9 @@ class LeaveOneOut(Variant):
     def reads(self, config: SweepConfig, review: str) -> dict:
         return {**super().reads(config, review), "composed_from": composed_from(self.pool(config, review), config)}
 
+    def flops(self, work: RowWork) -> Flops:
+        return composed_flops(work, self.composition, phase1=self.phase1)
+
     def score(self, trial: Trial) -> Scored:
         start = time.perf_counter()
         composed = compose_for(trial, self.composition, self.pool(trial.config, trial.review))
@@ -149,6 +159,11 @@ class LoraCka(Variant):
     @property
     def name(self) -> str:
         return f"lora-cka{self.n_layers}"
+
+    def flops(self, work: RowWork) -> Flops:
+        # a short all-layer run first; the layers then chosen are not known here, so counted as the study's
+        short = replace(work.training(), epochs=self.short_epochs, layers="all")
+        return after_phase1_flops(work, "counted (layers as the study's)", more_training=work.phase1(short))
 
     def score(self, trial: Trial) -> Scored:
         start = time.perf_counter()

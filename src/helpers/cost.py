@@ -266,90 +266,63 @@ class FlopCounts:
         return self._get(("distillation", layers), lambda: distillation_cost(student_of(self.encoder, layers)))
 
 
-def _args(training: dict):
-    from .config import TrainingArgs
+class Flops(NamedTuple):
+    """What screening one review × seed with a method costs in counted operations, from scratch:
+    its training and inference FLOPs, what the count covers (``counted``; "not measured" with NaN
+    where no torch model runs), and the part of training that is a teacher embedding the pool
+    (embedding work, priced at the embedding phase's rate)."""
 
-    return TrainingArgs(**{k: tuple(v) if isinstance(v, list) else v for k, v in training.items()})
-
-
-def row_flops(row, settings: dict, split_tokens: Callable, counts: FlopCounts) -> tuple[float, float, str]:
-    """(training FLOPs, inference FLOPs, what was counted) of screening one review × seed with a
-    row's method, from scratch: derived from the row's key (its settings) and the review's token
-    counts — nothing is re-run. ``split_tokens(review, seed)`` gives that split's ``SplitTokens``.
-    A distilled student's training is its teacher's (phase 1 for the study's encoder), the
-    teacher's embedding of the pool and the distillation steps; its inference, its own forwards.
-    Methods that run no torch model (TF-IDF, ASReview's models) are "not measured", never 0;
-    where only the embedding part of a method is a torch model, that part is counted and the
-    label says so."""
-    from dataclasses import replace
-
-    length = counts.encoder.max_length
-    split = split_tokens(row["review"], int(row["seed"]))
-    train_tokens, eval_tokens = split.train, split.eval
-    embed = lambda cost, tokens: embedding_flops(cost, tokens, max_length=length)  # noqa: E731
-
-    def phase1(args, review: str, seed: int) -> float:
-        tokens = split_tokens(review, seed)
-        return phase1_flops(counts.training(args), tokens.train, tokens.labels, args, seed=seed, max_length=length)
-
-    if "teacher" in settings:  # a distilled student: its teacher's work on the pool, then its own
-        student = counts.student(settings["layers"])
-        inference = embed(student, train_tokens) + embed(student, eval_tokens)
-        if settings["teacher"] == "none":
-            return 0.0, inference, "counted"
-        from .config import DistillArgs
-
-        distill_args = DistillArgs(**{k: v for k, v in settings["distillation"].items() if k != "kind"})
-        train = (distillation_flops(counts.distillation(settings["layers"]), split.pool, distill_args, max_length=length)
-                 + teacher_pass_flops(settings, split, counts))
-        if settings["teacher"] == "lora":
-            train += phase1(_args(settings["training"]), row["review"], int(row["seed"]))
-        return train, inference, "counted"
-    if "composed_from" in settings:  # skills composed from several reviews' phase-1 adapters
-        args = _args(settings["training"])
-        train = sum(phase1(args, review, int(row["seed"])) for review, _ in settings["composed_from"])
-        if settings.get("phase1"):
-            train += phase1(args, row["review"], int(row["seed"]))
-        composed = counts.adapted(replace(args, rank=settings["composition"].get("rank", args.rank)))
-        return train, embed(composed, train_tokens) + embed(composed, eval_tokens), "counted"
-    if "embedding" in settings:  # lexical ⊕ semantic: only the embedding part runs a torch model
-        inner = settings["embedding"]
-        train, inference, _ = row_flops(row, inner, split_tokens, counts)
-        return train, inference, "embedding part only (the lexical model is not counted)"
-    if "features" in settings:  # ASReview's simulation on this project's embeddings of every record
-        if settings["features"] == "tfidf":
-            return float("nan"), float("nan"), "not measured (no torch model)"
-        return 0.0, embed(counts.base(), train_tokens) + embed(counts.base(), eval_tokens), \
-            "embedding part only (ASReview's model is not counted)"
-    if "training" not in settings:
-        if settings.get("head") and ("ngram_range" not in settings):
-            return 0.0, embed(counts.base(), train_tokens) + embed(counts.base(), eval_tokens), "counted"
-        return float("nan"), float("nan"), ("not measured (no torch model)" if "setfit" not in settings
-                                             else "not measured (setfit's own training is not counted here)")
-    args = _args(settings["training"])
-    train = phase1(args, row["review"], int(row["seed"]))
-    adapted = counts.adapted(args)
-    if "n_layers" in settings:  # CKA: a short all-layer run first (the layers then chosen are not known here)
-        short = replace(args, epochs=settings["short_epochs"], layers="all")
-        train += phase1(short, row["review"], int(row["seed"]))
-        return train, embed(adapted, train_tokens) + embed(adapted, eval_tokens), "counted (layers as the study's)"
-    inference = embed(adapted, train_tokens) + embed(adapted, eval_tokens)
-    if "bits" in settings:
-        return train, inference, f"mixed ({settings['bits']}-bit weights × float activations; counted as float)"
-    if "sparsity" in settings:  # Wanda multiplies densely: the same FLOPs, plus its calibration pass
-        return train + embed(adapted, train_tokens), inference, "counted (pruned weights multiplied densely)"
-    return train, inference, "counted"
+    train: float
+    inference: float
+    counted: str
+    teacher_pass: float = 0.0
 
 
-def teacher_pass_flops(settings: dict, split: SplitTokens, counts: FlopCounts) -> float:
-    """FLOPs of a distilled student's teacher embedding the pool it is distilled on (0 for every
-    other row): embedding work within the student's training, so ``cost_table`` prices it at the
-    embedding phase's rate and power, not the training phase's."""
-    teacher = settings.get("teacher", "none")
-    if teacher == "none":
-        return 0.0
-    per_text = counts.base() if teacher == "base" else counts.adapted(_args(settings["training"]))
-    return embedding_flops(per_text, split.pool, max_length=counts.encoder.max_length)
+NOT_MEASURED = Flops(float("nan"), float("nan"), "not measured (no torch model)")
+
+
+@dataclass(frozen=True)
+class RowWork:
+    """One stored row as a variant's ``flops`` sees it: the review × seed, what the row read from
+    its sweep (its stored settings: phase 1's arguments, the reviews it composed), the encoder's
+    per-length costs and the split's token counts. Nothing is re-run."""
+
+    review: str
+    seed: int
+    settings: dict
+    counts: FlopCounts
+    split_tokens: Callable  # (review, seed) -> SplitTokens
+
+    @property
+    def split(self) -> SplitTokens:
+        return self.split_tokens(self.review, self.seed)
+
+    def training(self):
+        """Phase 1's arguments as the row stored them."""
+        from .config import TrainingArgs
+
+        return TrainingArgs(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.settings["training"].items()})
+
+    def embedded(self, per_text: LengthCost, token_counts=None) -> float:
+        """FLOPs of embedding texts (default: the split's training and evaluation texts)."""
+        max_length = self.counts.encoder.max_length
+        if token_counts is not None:
+            return embedding_flops(per_text, token_counts, max_length=max_length)
+        split = self.split
+        return (embedding_flops(per_text, split.train, max_length=max_length)
+                + embedding_flops(per_text, split.eval, max_length=max_length))
+
+    def phase1(self, args, *, review: str | None = None) -> float:
+        """FLOPs of phase 1 with ``args`` on this seed's split of ``review`` (default: the row's)."""
+        tokens = self.split_tokens(review or self.review, self.seed)
+        return phase1_flops(self.counts.training(args), tokens.train, tokens.labels, args, seed=self.seed,
+                            max_length=self.counts.encoder.max_length)
+
+    def with_settings(self, settings: dict) -> "RowWork":
+        """The same review × seed seen by a nested variant (its own part of the stored settings)."""
+        from dataclasses import replace
+
+        return replace(self, settings=settings)
 
 
 def row_energy(row, powers: dict, *, train_flops: float = float("nan"), inference_flops: float = float("nan")) -> float:
@@ -422,21 +395,35 @@ def machine_power(encoder, args, *, country: str = COUNTRY, min_seconds: float =
             measure_power("scoring", score, country=country, min_seconds=min_seconds)]
 
 
-def cost_table(rows, counts: FlopCounts, split_tokens: Callable, powers: dict, *,
+def variants_by_name(variants) -> dict:
+    """The variants by their results-table name; two different variants under one name are refused
+    (a row could not tell which computed it)."""
+    by_name: dict = {}
+    for v in variants:
+        if by_name.setdefault(v.name, v) != v:
+            raise ValueError(f"two different variants are named {v.name!r}: {by_name[v.name]!r} and {v!r}")
+    return by_name
+
+
+def cost_table(rows, variants, counts: FlopCounts, split_tokens: Callable, powers: dict, *,
                seconds_per_abstract: float = SECONDS_PER_ABSTRACT) -> "pd.DataFrame":
-    """Every row (by its results key) with its derived costs: training and inference FLOPs (and what was counted),
-    inference FLOPs per citation, energy (Wh) and CO₂e (g) with their source, and the hours of
-    reading it saves at the 95 % recall point, per Wh."""
+    """Every row (by its results key) with its derived costs: training and inference FLOPs (each
+    row's variant counts its own, ``Variant.flops``; ``variants``: those the rows were computed
+    with) and what was counted, inference FLOPs per citation, energy (Wh) and CO₂e (g) with their
+    source, and the hours of reading it saves at the 95 % recall point, per Wh."""
     import json
 
     import pandas as pd
 
+    by_name = variants_by_name(variants)
+    missing = sorted(set(rows["variant"]) - set(by_name))
+    if missing:
+        raise ValueError(f"cost_table: rows of {missing}, but no such variant was passed")
     out = []
     intensity = powers["embedding"].kg_co2_per_kwh
     for _, row in rows.iterrows():
-        settings = json.loads(row["settings"])
-        train, inference, counted = row_flops(row, settings, split_tokens, counts)
-        embedded = teacher_pass_flops(settings, split_tokens(row["review"], int(row["seed"])), counts)
+        work = RowWork(row["review"], int(row["seed"]), json.loads(row["settings"]), counts, split_tokens)
+        train, inference, counted, embedded = by_name[row["variant"]].flops(work)
         energy = row_energy(row, powers, train_flops=train - embedded, inference_flops=inference + embedded)
         hours = float(reading_hours_saved(row["n_eval"], row["n_eval_included"], row["tpr"], row["tnr"],
                                           seconds_per_abstract=seconds_per_abstract))
@@ -554,11 +541,12 @@ def with_step_costs(training, flops: dict, power: dict, *, training_args):
         energy_wh_per_step=training["seconds_per_step"] * power["training"].watts / 3600)
 
 
-def screening_costs(rows, settings, encoder, reviews: list[str], *,
+def screening_costs(rows, variants, settings, encoder, reviews: list[str], *,
                     seconds_per_abstract: float = SECONDS_PER_ABSTRACT) -> tuple["pd.DataFrame", dict, FlopCounts]:
     """Every row's ``cost_table`` entry, this machine's power per phase and the FLOP counts behind
     them, from the reviews' stored token lengths and the power stored for this machine: what
-    notebooks 05 and 09 show. ``settings`` is the notebook's ``config.Settings``."""
+    notebooks 05 and 09 show. ``variants``: those the rows were computed with; ``settings`` is the
+    notebook's ``config.Settings``."""
     from .data import stored_token_lengths
     from .encoder import load_tokenizer
 
@@ -568,7 +556,8 @@ def screening_costs(rows, settings, encoder, reviews: list[str], *,
     power = stored_power(encoder, config.training, device=str(encoder.device), folder=settings.artefacts_dir,
                          country=settings.country, recompute=settings.recompute, min_seconds=settings.power_seconds)
     counts = FlopCounts(encoder)
-    table = cost_table(rows, counts, split_token_counts(lengths, config), power, seconds_per_abstract=seconds_per_abstract)
+    table = cost_table(rows, variants, counts, split_token_counts(lengths, config), power,
+                       seconds_per_abstract=seconds_per_abstract)
     return table, power, counts
 
 

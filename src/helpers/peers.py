@@ -38,6 +38,7 @@ from .trial import Scored
 from .variants import LogisticHead, Variant
 
 if TYPE_CHECKING:
+    from .cost import Flops, RowWork
     from .trial import Trial
 
 
@@ -175,6 +176,11 @@ class Setfit(Variant):
     def reads(self, config: SweepConfig, review: str) -> dict:
         return {"setfit": metadata.version("setfit")}
 
+    def flops(self, work: RowWork) -> Flops:
+        from .cost import NOT_MEASURED
+
+        return NOT_MEASURED._replace(counted="not measured (setfit's own training is not counted here)")
+
     def score(self, trial: Trial) -> Scored:
         from .encoder import resolve_encoder_name
 
@@ -311,6 +317,14 @@ class ActiveLearning(Variant):
 
     def reads(self, config: SweepConfig, review: str) -> dict:
         return asreview_reads(self.model)
+
+    def flops(self, work: RowWork) -> Flops:
+        """On this project's embeddings, their forward over every record; ASReview's model is not counted."""
+        from .cost import NOT_MEASURED, Flops
+
+        if self.features == "tfidf":
+            return NOT_MEASURED
+        return Flops(0.0, work.embedded(work.counts.base()), "embedding part only (ASReview's model is not counted)")
 
     def score(self, trial: Trial) -> Scored:
         records = screened(trial)

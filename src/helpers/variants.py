@@ -25,6 +25,7 @@ from .config import DistillArgs, SweepConfig, TrainingArgs, knob, require
 
 if TYPE_CHECKING:
     from .compose import Hybrid, PeftMerge
+    from .cost import Flops, RowWork
     from .trial import Scored, Trial
 
 
@@ -72,6 +73,26 @@ class Variant:
     def settings(self, config: SweepConfig, review: str) -> dict:
         """This variant's part of the row key: its fields and what it reads."""
         return {**field_settings(self, config, review), **self.reads(config, review)}
+
+    def flops(self, work: RowWork) -> Flops:
+        """The counted FLOPs of screening one review × seed with this variant from scratch
+        (``helpers.cost``), derived from its fields, what its row read and the split's token
+        counts; nothing is re-run. A variant that runs no torch model is "not measured", never 0."""
+        from .cost import NOT_MEASURED
+
+        return NOT_MEASURED
+
+    @property
+    def architecture(self) -> str:
+        """What its latency and memory depend on: variants that share one are timed once."""
+        return self.name
+
+    def stand_in(self, encoder, config: SweepConfig, *, calibration_texts: list[str]):
+        """An encoder with this variant's architecture and number formats, its weights untrained (a
+        fresh adapter, a student not distilled): latency and memory depend on shapes and formats,
+        not on what was learned (notebook 05's footprints, ``bench.footprint_table``)."""
+        raise ValueError(f"no stand-in for variant {self.name!r}: latency and memory are measured for Base, LoRA, "
+                         "its 4-bit and Wanda versions and distilled students")
 
 
 # ---------------------------------------------------------------- phase 2: heads
@@ -143,6 +164,14 @@ class Base(Variant):
     def embeddings(self, trial: Trial):
         return trial.base_embeddings
 
+    def flops(self, work: RowWork) -> Flops:
+        from .cost import Flops
+
+        return Flops(0.0, work.embedded(work.counts.base()), "counted")
+
+    def stand_in(self, encoder, config: SweepConfig, *, calibration_texts: list[str]):
+        return encoder
+
     def score(self, trial: Trial) -> Scored:
         from .trial import Scored
 
@@ -181,6 +210,14 @@ class Lora(Variant):
     def reads(self, config: SweepConfig, review: str) -> dict:
         return {"training": self.training(config).identity()}
 
+    def flops(self, work: RowWork) -> Flops:
+        return after_phase1_flops(work)
+
+    def stand_in(self, encoder, config: SweepConfig, *, calibration_texts: list[str]):
+        from .contrastive import with_lora
+
+        return with_lora(encoder, self.training(config), seed=0)
+
     def embeddings(self, trial: Trial):
         if not self.changes:
             return trial.lora_embeddings
@@ -196,6 +233,15 @@ class Lora(Variant):
         return Scored(head_scores(self.head, emb, trial.data.train_labels, seed=trial.seed),
                       timings={"embed_seconds": emb.seconds, "train_seconds": log["train_seconds"]},
                       extra={"final_loss": log["losses"][-1], "trainable_parameters": log["trainable_parameters"]})
+
+
+def after_phase1_flops(work: RowWork, counted: str = "counted", *, more_training: float = 0.0) -> Flops:
+    """Phase 1 with the row's arguments (and ``more_training``), then the adapted encoder's
+    forward over the training and evaluation texts."""
+    from .cost import Flops
+
+    args = work.training()
+    return Flops(work.phase1(args) + more_training, work.embedded(work.counts.adapted(args)), counted)
 
 
 def _scored_with_phase1_head(encoder, trial: Trial, head: Head, *, compress_seconds: float) -> Scored:
@@ -226,6 +272,15 @@ class LoraQuantized(Variant):
     def name(self) -> str:
         return f"lora+int{self.bits}"
 
+    def flops(self, work: RowWork) -> Flops:
+        return after_phase1_flops(work, f"mixed ({self.bits}-bit weights × float activations; counted as float)")
+
+    def stand_in(self, encoder, config: SweepConfig, *, calibration_texts: list[str]):
+        from .compress import quantize_weights
+        from .contrastive import with_lora
+
+        return quantize_weights(with_lora(encoder, config.training, seed=0), bits=self.bits)
+
     def score(self, trial: Trial) -> Scored:
         from .compress import quantize_weights
 
@@ -250,6 +305,18 @@ class LoraWanda(Variant):
     def name(self) -> str:
         return f"lora+wanda{round(self.sparsity * 100)}"
 
+    def flops(self, work: RowWork) -> Flops:
+        # Wanda multiplies densely: the same FLOPs, plus its calibration pass over the training texts
+        calibration = work.embedded(work.counts.adapted(work.training()), work.split.train)
+        return after_phase1_flops(work, "counted (pruned weights multiplied densely)", more_training=calibration)
+
+    def stand_in(self, encoder, config: SweepConfig, *, calibration_texts: list[str]):
+        """Pruned on ``calibration_texts``; its zeros stay dense."""
+        from .compress import wanda_prune
+        from .contrastive import with_lora
+
+        return wanda_prune(with_lora(encoder, config.training, seed=0), calibration_texts, sparsity=self.sparsity)
+
     def score(self, trial: Trial) -> Scored:
         from .compress import wanda_prune
 
@@ -266,6 +333,20 @@ def composed_from(reviews, config: SweepConfig) -> list[list[str]]:
     from .data import review_checksum
 
     return [[r, review_checksum(r, config.data_dir)] for r in reviews]
+
+
+def composed_flops(work: RowWork, composition, *, phase1: bool) -> Flops:
+    """Phase 1 on every composed review (the row names them), phase 1 on the row's own review
+    where ``phase1``, then the composed adapter's forward (at the composition's rank, where it
+    sets one)."""
+    from .cost import Flops
+
+    args = work.training()
+    train = sum(work.phase1(args, review=review) for review, _ in work.settings["composed_from"])
+    if phase1:
+        train += work.phase1(args)
+    composed = work.counts.adapted(replace(args, rank=getattr(composition, "rank", args.rank)))
+    return Flops(train, work.embedded(composed), "counted")
 
 
 def compose_for(trial: Trial, composition, reviews) -> object:
@@ -298,6 +379,9 @@ class ComposedSkills(Variant):
 
     def encoder(self, trial: Trial):
         return compose_for(trial, self.composition, self.reviews)
+
+    def flops(self, work: RowWork) -> Flops:
+        return composed_flops(work, self.composition, phase1=False)
 
     def score(self, trial: Trial) -> Scored:
         start = time.perf_counter()
@@ -336,6 +420,33 @@ class Distilled(Variant):
     @property
     def name(self) -> str:
         return f"student{self.layers}" + ("" if self.teacher == "none" else f"-from-{self.teacher}")
+
+    @property
+    def architecture(self) -> str:
+        return f"student{self.layers}"  # whatever its teacher: a student's shape is its layers
+
+    def stand_in(self, encoder, config: SweepConfig, *, calibration_texts: list[str]):
+        from .distill import student_of
+
+        return student_of(encoder, self.layers)
+
+    def flops(self, work: RowWork) -> Flops:
+        """The student's own forwards for inference; its training is the distillation's steps, its
+        teacher's embedding of the pool (the ``teacher_pass``) and, for the study's phase-1
+        teacher, phase 1."""
+        from .cost import Flops, distillation_flops
+
+        inference = work.embedded(work.counts.student(self.layers))
+        if self.teacher == "none":
+            return Flops(0.0, inference, "counted")
+        split = work.split
+        teacher = work.counts.base() if self.teacher == "base" else work.counts.adapted(work.training())
+        teacher_pass = work.embedded(teacher, split.pool)
+        train = distillation_flops(work.counts.distillation(self.layers), split.pool, self.distillation,
+                                   max_length=work.counts.encoder.max_length) + teacher_pass
+        if self.teacher == "lora":
+            train += work.phase1(work.training())
+        return Flops(train, inference, "counted", teacher_pass)
 
     def student(self, trial: Trial):
         """The trial's student: distilled from its teacher on the review's texts in table order (the
