@@ -28,16 +28,17 @@ def data_dir(tmp_path):
 
 @pytest.mark.parametrize("argv,message", [
     (["--only", "99"], "--only 99: no such notebook"),
-    (["--seeds", "-1"], "--seeds -1: seeds must be >= 0"),
-    (["--seeds", "1", "1"], "a seed is repeated"),
-    (["--eval-cap", "0"], "--eval-cap 0: must be at least 2"),
+    (["--seeds", "-1"], "--seeds -1: must be distinct whole numbers >= 0"),
+    (["--seeds", "1", "1"], "--seeds 1 1: must be distinct"),
+    (["--eval-cap", "0"], "--eval-cap 0: must be None or a whole number >= 2"),
     (["--encoder", "/missing/path"], "'/missing/path': no such folder"),
     (["--scheduler", "local:x"], "scheduler must be local:N"),
     (["--fetch"], "--fetch needs --data-dir"),
     (["--reviews", "nope"], "--reviews: unknown ['nope']"),
-    (["--device", "tpu"], "--device: device must be auto, cpu, cuda, cuda:N or mps, got 'tpu'"),
+    (["--device", "tpu"], "--device tpu: must be auto, cpu, cuda, cuda:N or mps, got 'tpu'"),
     (["--jobs", "0"], "--jobs 0: must be at least 1"),
     (["--timing-architecture", "/missing"], "--timing-architecture /missing: 'specter' or a model folder"),
+    (["--country", "B1"], "--country B1: must be a 3-letter ISO country code"),
 ])
 def test_bad_options_stop_before_any_work_with_a_message_naming_the_option(argv, message, data_dir, capsys,
                                                                            monkeypatch):

@@ -290,7 +290,8 @@ class Settings(SweepConfig):
     country: str = knob("BRA", "notebooks 04 and 09: the grid (ISO 3166-1 alpha-3) whose intensity turns energy into "
                                "CO2e; the study's: Brazil")
     scheduler: str | None = knob(None, "None: in-process; local:N or tcp://HOST:PORT: Dask")
-    recompute: bool = knob(False, "ignore stored rows and artefacts; rows go to results.recomputed.csv")
+    recompute: bool = knob(False, "recompute every row into results/results.recomputed.csv, and every figure's data "
+                                  "and timing into results/artefacts.recomputed/, instead of reusing what is stored")
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -376,3 +377,58 @@ def settings(mode: str = "smoke", out_dir: str | Path | None = None, **overrides
     if out_dir is not None:
         given["out_dir"] = Path(out_dir)
     return Settings(**{**_mode_defaults(mode, project_root()), **given})
+
+
+# ---------------------------------------------------------------- knobs on a command line
+
+def add_knob_options(parser: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
+    """One ``--option`` per named ``Settings`` knob, its help the knob's own and its type read from
+    the field's annotation, so a knob is defined once. Every default is None (a bool: off): what is
+    not given is the mode's default (``settings``), and the help says what that is."""
+    import types
+    import typing
+
+    hints = typing.get_type_hints(Settings)
+    by_name = {f.name: f for f in fields(Settings)}
+    for name in names:
+        f, hint = by_name[name], hints[name]
+        flag, help_ = "--" + name.replace("_", "-"), f"{f.metadata['help']} (default: {_default_text(name, f.default)})"
+        optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        args = [arg for arg in typing.get_args(hint) if arg is not type(None)] if optional else [hint]
+        if name == "mode":
+            parser.add_argument(flag, choices=MODES, default=None, help=help_)
+        elif hint is bool:
+            parser.add_argument(flag, action="store_true", default=None, help=help_)
+        elif typing.get_origin(args[0]) is tuple:
+            parser.add_argument(flag, nargs="+", type=typing.get_args(args[0])[0], default=None, help=help_)
+        elif str in args and bool in args:  # normalize: auto, or yes/no
+            parser.add_argument(flag, choices=("auto", "true", "false"), default=None, help=help_,
+                                type=str.lower)
+        else:
+            parser.add_argument(flag, type=int if args[0] is int else str, default=None, help=help_)
+
+
+def _default_text(name: str, default) -> str:
+    return "the mode's" if name in ("out_dir", "seeds", "eval_cap", "reviews") else str(default)
+
+
+def knob_overrides(options: argparse.Namespace, names: tuple[str, ...]) -> dict:
+    """The knobs given on the command line, as ``settings`` takes them after the mode (its first
+    argument): normalize's words as bools."""
+    given = {name: getattr(options, name) for name in names if name != "mode" and getattr(options, name) is not None}
+    if "normalize" in given:
+        given["normalize"] = {"auto": "auto", "true": True, "false": False}[given["normalize"]]
+    return given
+
+
+def check_knobs(parser: argparse.ArgumentParser, mode: str, overrides: dict) -> Settings:
+    """The run's settings, each given knob validated by the dataclasses alone (no second copy of
+    their rules); a bad one exits through ``parser.error`` naming its option and value."""
+    for name, value in overrides.items():
+        try:
+            settings(mode, **{name: value})
+        except ValueError as exc:
+            shown = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            reason = re.sub(r"^(Settings|SweepConfig)\.\w+ ", "", str(exc))
+            parser.error(f"--{name.replace('_', '-')} {shown}: {reason}")
+    return settings(mode, **overrides)

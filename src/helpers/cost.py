@@ -36,7 +36,6 @@ import numpy as np
 
 SECONDS_PER_ABSTRACT = 30.0          # Wallace et al. 2010: ~5,000 abstracts in 40 h
 SECONDS_PER_ABSTRACT_SLOW = 72.0     # Devane et al. 2014: 120 min per 100 citations
-COUNTRY = "BRA"                      # the study's (Brazil) grid
 COUNTING_LENGTHS = (16, 32, 64)      # three lengths fix the quadratic exactly
 
 
@@ -195,7 +194,7 @@ def energy_source(tracker) -> str:
     return f"estimated (codecarbon: {detail}, RAM constant)" + (" + nvml" if gpus else "")
 
 
-def measure_power(phase: str, work: Callable[[], object], *, country: str = COUNTRY, min_seconds: float = 20.0,
+def measure_power(phase: str, work: Callable[[], object], *, country: str, min_seconds: float,
                   flops_per_call: float = float("nan")) -> Power:
     """Run ``work`` (repeatedly, for at least ``min_seconds``) under codecarbon's offline tracker
     and return the average power, the grid intensity and, given the FLOPs of one call, the FLOP
@@ -341,11 +340,10 @@ def row_energy(row, powers: dict, *, train_flops: float = float("nan"), inferenc
     return (powers["training"].watts * train + powers["embedding"].watts * embed + powers["scoring"].watts * rest) / 3600
 
 
-POWER_SECONDS = 20.0  # how long each phase's power is measured
 
 
-def stored_power(encoder, args, *, device: str, folder, country: str = COUNTRY, recompute: bool = False,
-                 min_seconds: float = POWER_SECONDS) -> dict:
+def stored_power(encoder, args, *, device: str, folder, country: str, min_seconds: float,
+                 recompute: bool = False) -> dict:
     """Each phase's ``Power`` on this machine, measured once and stored as an artefact keyed by the
     machine's fingerprint (notebooks 04 and 09 share it)."""
     import pandas as pd
@@ -359,7 +357,7 @@ def stored_power(encoder, args, *, device: str, folder, country: str = COUNTRY, 
     return {row.phase: Power(**row._asdict()) for row in table.itertuples(index=False)}
 
 
-def machine_power(encoder, args, *, country: str = COUNTRY, min_seconds: float = POWER_SECONDS) -> list[Power]:
+def machine_power(encoder, args, *, country: str, min_seconds: float) -> list[Power]:
     """Each phase's power on this machine, measured once, with the FLOP rate of its torch work:
     phase 1 (training steps of the encoder through a LoRA adapter), embedding (forwards of a full
     batch), scoring (TF-IDF and a linear model, as the peers and heads run; no FLOP count)."""

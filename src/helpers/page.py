@@ -6,7 +6,8 @@ builder (``helpers.book``) reads from the executed notebooks.
   stamp, so a page redrawn from stored rows still tells the cold run's time);
 - ``settings_note(s)``: the run's resolved settings and what it ran on (encoder, device,
   machine), for the page's settings box and the landing page's "what differs" box;
-- ``show(writeup)``: a page's "What this shows" (``helpers.writeup``): headline, prose, tables.
+- ``show(writeup)``: a page's "What this shows" (``helpers.writeup``): headline, prose, tables;
+- ``start(mode, **knobs)``: a notebook's first call: its settings, the figures' style, the note.
 """
 
 from __future__ import annotations
@@ -96,3 +97,16 @@ def show(writeup) -> None:
         display(table(frame, caption=caption, **options))
     if writeup.after:
         display(Markdown(writeup.after))
+
+
+def start(mode: str, **knobs):
+    """A notebook's preamble in one call: the run's settings (``config.settings``: the mode's
+    defaults, then every knob given that is not None), the figures' style, and the settings note
+    the book shows."""
+    from .config import settings
+    from .plots import setup_style
+
+    s = settings(mode, **knobs)
+    setup_style()
+    settings_note(s)
+    return s

@@ -19,8 +19,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import (MODES, CommandParser, check_device, check_scheduler, notebook_paths, offline, reach_scheduler,
-                     settings, writable_folder)
+from .config import (CommandParser, add_knob_options, check_knobs, knob_overrides, notebook_paths, offline,
+                     reach_scheduler, settings, writable_folder)
 
 
 def notebooks(root: Path | None = None) -> list[Path]:
@@ -119,36 +119,19 @@ def _parameter_names(path: Path) -> set[str]:
     return set(pm.inspect_notebook(str(path)))
 
 
+# the run's knobs on the command line: defined (with their help and checks) once, in helpers.config
+KNOB_OPTIONS = ("mode", "encoder", "normalize", "data_dir", "out_dir", "seeds", "eval_cap", "reviews", "scheduler",
+                "device", "timing_architecture", "country", "recompute")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = CommandParser(prog="python -m helpers.report", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mode", choices=MODES, default="smoke")
-    p.add_argument("--encoder", default="auto",
-                   help="hub id (in the local Hugging Face cache) or local folder; auto = allenai/specter "
-                        "if available offline, else the packaged all-MiniLM-L6-v2")
-    p.add_argument("--normalize", choices=("auto", "true", "false"), default="auto",
-                   help="L2-normalise embeddings; auto = what the model declares (MiniLM: yes, SPECTER: no)")
-    p.add_argument("--data-dir", default=None,
-                   help="folder of <slug>.csv.gz (default: $SLR_DATA_DIR, ../shared/data/slr, data/slr)")
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_knob_options(p, KNOB_OPTIONS)
+    # the runner's own options
     p.add_argument("--fetch", action="store_true",
                    help="download the missing reviews into --data-dir first (needs internet)")
     p.add_argument("--only", nargs="+", default=None, metavar="NN", help="notebook numbers, e.g. 01 03")
-    p.add_argument("--out-dir", default=None, help="output root instead of the mode's")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds of every notebook that trains")
-    p.add_argument("--eval-cap", type=int, default=None,
-                   help="cap the evaluation citations per review (included ones are never dropped; >= 2)")
-    p.add_argument("--reviews", nargs="+", default=None, help="reviews of the sweeps (default: every one with text)")
-    p.add_argument("--scheduler", default=None, help="local:N or tcp://HOST:PORT (Dask); default: in-process")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (cuda when present)")
-    p.add_argument("--timing-architecture", default="specter",
-                   help="notebook 04: the configuration timed with random weights: specter (the study's) or a model "
-                        "folder whose config.json to use")
-    p.add_argument("--country", default="BRA",
-                   help="notebooks 04 and 09: the grid (ISO 3166-1 alpha-3) whose intensity turns energy into CO2e "
-                        "(default BRA, the study's)")
-    p.add_argument("--recompute", action="store_true",
-                   help="recompute every row into results/results.recomputed.csv, and every figure's data and timing "
-                        "into results/artefacts.recomputed/, instead of reusing what is stored")
     p.add_argument("--jobs", type=int, default=1,
                    help="notebooks run at once, each after those whose rows it reuses (default 1; on few cores the "
                         "notebooks' own work already uses every core)")
@@ -167,30 +150,21 @@ def check_options(a: argparse.Namespace, p: argparse.ArgumentParser) -> list[Pat
         unknown = [n for n in a.only if n not in numbers]
         if unknown:
             p.error(f"--only {' '.join(unknown)}: no such notebook (have: {', '.join(numbers)})")
-    if a.seeds is not None:
-        if any(s < 0 for s in a.seeds):
-            p.error(f"--seeds {' '.join(map(str, a.seeds))}: seeds must be >= 0")
-        if len(set(a.seeds)) != len(a.seeds):
-            p.error(f"--seeds {' '.join(map(str, a.seeds))}: a seed is repeated")
-    if not (len(a.country) == 3 and a.country.isalpha()):
-        p.error(f"--country {a.country}: a 3-letter ISO country code, e.g. BRA")
     if a.jobs < 1:
         p.error(f"--jobs {a.jobs}: must be at least 1")
-    if a.eval_cap is not None and a.eval_cap < 2:
-        p.error(f"--eval-cap {a.eval_cap}: must be at least 2 (one citation per class)")
-    for option, check in (("--device", check_device), ("--scheduler", check_scheduler), ("--scheduler", reach_scheduler),
-                          ("--out-dir", lambda d: d and writable_folder(d))):
+    check_knobs(p, a.mode or "smoke", knob_overrides(a, KNOB_OPTIONS))
+    for option, check in (("--scheduler", reach_scheduler), ("--out-dir", lambda d: d and writable_folder(d))):
         try:
             check(getattr(a, option[2:].replace("-", "_")))
         except ValueError as exc:
             p.error(f"{option}: {exc}")
     from .encoder import EncoderError, resolve_device, resolve_encoder_name  # torch only once the cheap checks pass
 
-    if a.timing_architecture != "specter" and not (Path(a.timing_architecture) / "config.json").is_file():
+    if a.timing_architecture not in (None, "specter") and not (Path(a.timing_architecture) / "config.json").is_file():
         p.error(f"--timing-architecture {a.timing_architecture}: 'specter' or a model folder with a config.json")
     for option, check in (("--encoder", resolve_encoder_name), ("--device", resolve_device)):
         try:
-            check(getattr(a, option[2:]))
+            check(getattr(a, option[2:]) or "auto")
         except (EncoderError, ValueError) as exc:
             p.error(f"{option}: {exc}")
     if a.fetch and a.data_dir is None:
@@ -224,14 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     p = _parser()
     a = p.parse_args(argv)
     chosen = check_options(a, p)
-    normalize = {"auto": "auto", "true": True, "false": False}[a.normalize]
-    # absolute: papermill runs each notebook in notebooks/, where a relative path would point elsewhere
-    out_dir, data_dir = (None if d is None else str(Path(d).resolve()) for d in (a.out_dir, a.data_dir))
-    s = settings(a.mode, out_dir=out_dir, encoder=a.encoder, data_dir=data_dir, normalize=normalize,
-                 seeds=a.seeds, eval_cap=a.eval_cap, reviews=a.reviews, scheduler=a.scheduler,
-                 device=a.device, timing_architecture=a.timing_architecture, country=a.country,
-                 recompute=a.recompute or None)
-    missing = missing_reviews(data_dir)
+    given = knob_overrides(a, KNOB_OPTIONS)
+    for folder in ("out_dir", "data_dir"):  # absolute: papermill runs each notebook in notebooks/
+        if folder in given:
+            given[folder] = str(Path(given[folder]).resolve())
+    s = settings(a.mode or "smoke", **given)
+    missing = missing_reviews(s.data_dir)
     if missing:
         print(f"[report] reviews without text here (named in every notebook): {', '.join(missing)}", flush=True)
     executed_dir = s.out_dir / "report" / "executed"
