@@ -516,7 +516,7 @@ def split_token_counts(lengths, config) -> Callable:
                               data_dir=config.data_dir)
         counts = by_review[review]
         return SplitTokens(counts[data.split.train], counts[data.split.eval], data.train_labels,
-                           counts[np.sort(np.r_[data.split.train, data.split.eval])])
+                           counts[data.split.pool])
 
     return split
 

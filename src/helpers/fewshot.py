@@ -15,6 +15,12 @@ class Split:
     train: np.ndarray  # row positions, included first then excluded
     eval: np.ndarray   # every other row position, in original order
 
+    @property
+    def pool(self) -> np.ndarray:
+        """The training and evaluation rows in table order: the texts a student is distilled on
+        (less than the whole table where the evaluation set is capped)."""
+        return np.sort(np.r_[self.train, self.eval])
+
 
 STUDY_PER_CLASS = 8  # the study's draw, which every other size nests with
 

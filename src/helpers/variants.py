@@ -457,7 +457,7 @@ class Distilled(Variant):
         if self.teacher == "none":
             return student, 0.0
         data = trial.data
-        pool = data.table["text"].to_numpy()[np.sort(np.r_[data.split.train, data.split.eval])].tolist()
+        pool = data.table["text"].to_numpy()[data.split.pool].tolist()
         teacher = trial.adapted if self.teacher == "lora" else replace(trial.encoder, prefix_layers=0)
         distilled, log = distill(student, teacher.embed(pool), pool, args=self.distillation,
                                  teacher_fingerprint=teacher.fingerprint())
