@@ -56,9 +56,18 @@ def test_table_shows_counts_as_integers_and_metrics_as_decimals():
 
 def test_every_method_and_review_has_one_fixed_colour_and_name():
     assert len(set(plots.REVIEW_COLORS.values())) == len(plots.REVIEW_COLORS) == 20
-    colours = [c for _, c in plots.METHODS.values()]
+    colours = list(plots.METHOD_COLORS.values())
     assert len(set(colours)) == len(colours)
-    assert plots.method_label("lora") == "LoRA (study)" and plots.method_label("custom") == "custom"
+    # each label is the variant's own: every method with a fixed colour has words of its own, the others keep their name
+    shown = {name: plots.method_label(name) for name in plots.METHOD_COLORS}
+    assert shown == {
+        "base": "Base", "lora": "LoRA (study)", "lora+int4": "LoRA + 4-bit", "lora+wanda50": "LoRA + Wanda 50 %",
+        "student3-from-lora": "3-layer student of LoRA", "student3-from-base": "3-layer student of Base",
+        "student3": "3 layers, not distilled", "hybrid-sqrt": "hybrid, √S split", "hybrid-both": "hybrid, S in both",
+        "peft-svd": "peft svd", "peft-ties": "peft ties", "peft-dare_ties": "peft dare_ties", "peft-cat": "peft cat",
+        "tfidf+lr": "TF-IDF + LR", "setfit": "setfit", "asreview-oneshot": "ASReview one-shot",
+        "asreview-al": "ASReview active learning"}
+    assert plots.method_label("base+svm") == "base+svm" and plots.method_label("custom") == "custom"
 
 
 def test_figures_carry_the_provenance_line_and_are_written_as_png_and_svg(tmp_path):

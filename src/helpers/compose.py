@@ -150,6 +150,10 @@ class Hybrid:
     def name(self) -> str:
         return f"hybrid-{self.split}"
 
+    @property
+    def label(self) -> str:
+        return "hybrid, √S split" if self.split == "sqrt" else "hybrid, S in both"
+
     def apply(self, adapters: list[Encoder], *, seed: int) -> Encoder:
         """Deterministic: ``seed`` is not used."""
         return compose_adapters(adapters, quantile=self.quantile, rank=self.rank, split=self.split)
@@ -178,6 +182,10 @@ class PeftMerge:
     @property
     def name(self) -> str:
         return f"peft-{self.combination}"
+
+    @property
+    def label(self) -> str:
+        return f"peft {self.combination}"
 
     def apply(self, adapters: list[Encoder], *, seed: int) -> Encoder:
         return peft_merge(adapters, self.combination, density=self.density, svd_rank=self.svd_rank, seed=seed)

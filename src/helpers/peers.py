@@ -101,6 +101,10 @@ class TfidfLR(Variant):
     def name(self) -> str:
         return "tfidf+lr"
 
+    @property
+    def label(self) -> str:
+        return "TF-IDF + LR" if self == type(self)() else self.name
+
     def features(self, texts: list[str]):
         """TF-IDF matrix of the screened texts. No word TF-IDF can use is an error saying so."""
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -234,6 +238,10 @@ class AsreviewOneShot(Variant):
     def name(self) -> str:
         return "asreview-oneshot"
 
+    @property
+    def label(self) -> str:
+        return "ASReview one-shot" if self == type(self)() else self.name
+
     def reads(self, config: SweepConfig, review: str) -> dict:
         return asreview_reads(self.model)
 
@@ -314,6 +322,10 @@ class ActiveLearning(Variant):
     @property
     def name(self) -> str:
         return AL_FEATURES[self.features] if self.model == "elas_u4" else f"{AL_FEATURES[self.features]}:{self.model}"
+
+    @property
+    def label(self) -> str:
+        return "ASReview active learning" if self.name == "asreview-al" else self.name
 
     def reads(self, config: SweepConfig, review: str) -> dict:
         return asreview_reads(self.model)

@@ -8,6 +8,7 @@ page to page.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -20,34 +21,40 @@ from .data import REVIEWS
 CLASS_NAMES = {1: "included", 0: "excluded"}
 CLASS_COLORS = {"included": "#d1495b", "excluded": "#3b6ea8"}
 REVIEW_COLORS = dict(zip(REVIEWS, sns.color_palette("tab20", len(REVIEWS)).as_hex()))
-METHODS = {  # name in the results table -> (display name, colour)
-    "base": ("Base", "#7f7f7f"),
-    "lora": ("LoRA (study)", "#1f77b4"),
-    "lora+int4": ("LoRA + 4-bit", "#17becf"),
-    "lora+wanda50": ("LoRA + Wanda 50 %", "#9467bd"),
-    "student3-from-lora": ("3-layer student of LoRA", "#e6550d"),
-    "student3-from-base": ("3-layer student of Base", "#fdae6b"),
-    "student3": ("3 layers, not distilled", "#a55194"),
-    "hybrid-sqrt": ("hybrid, √S split", "#2ca02c"),
-    "hybrid-both": ("hybrid, S in both", "#98df8a"),
-    "peft-svd": ("peft svd", "#ff7f0e"),
-    "peft-ties": ("peft ties", "#ffbb78"),
-    "peft-dare_ties": ("peft dare_ties", "#8c564b"),
-    "peft-cat": ("peft cat", "#c49c94"),
-    "tfidf+lr": ("TF-IDF + LR", "#bcbd22"),
-    "setfit": ("setfit", "#e377c2"),
-    "asreview-oneshot": ("ASReview one-shot", "#d62728"),
-    "asreview-al": ("ASReview active learning", "#8b0000"),
+# a colour per method the book shows, fixed so a method keeps its colour from figure to figure
+# (the others take the palette's); what a method is called is the variant's own ``label``
+METHOD_COLORS = {
+    "base": "#7f7f7f", "lora": "#1f77b4", "lora+int4": "#17becf", "lora+wanda50": "#9467bd",
+    "student3-from-lora": "#e6550d", "student3-from-base": "#fdae6b", "student3": "#a55194",
+    "hybrid-sqrt": "#2ca02c", "hybrid-both": "#98df8a", "peft-svd": "#ff7f0e", "peft-ties": "#ffbb78",
+    "peft-dare_ties": "#8c564b", "peft-cat": "#c49c94", "tfidf+lr": "#bcbd22", "setfit": "#e377c2",
+    "asreview-oneshot": "#d62728", "asreview-al": "#8b0000",
 }
 
 
+@lru_cache(maxsize=1)
+def _labels() -> dict[str, str]:
+    """Every method the book names (the study's variants, its students, the peers, notebook 06's
+    compositions, notebook 08's candidates) by results-table name, with its label."""
+    from .beyond import ACTIVE_LEARNING_CANDIDATES, ONE_SHOT_CANDIDATES
+    from .compose import compositions
+    from .config import DistillArgs
+    from .peers import PEERS
+    from .variants import STUDY_VARIANTS, distilled_variants
+
+    named = (*STUDY_VARIANTS, *distilled_variants(DistillArgs()), *PEERS, *ONE_SHOT_CANDIDATES,
+             *ACTIVE_LEARNING_CANDIDATES, *compositions())
+    return {v.name: v.label for v in named}
+
+
 def method_label(name: str) -> str:
-    return METHODS.get(name, (name, None))[0]
+    """A results-table method name as a reader sees it (the variant's ``label``; a name the book
+    does not know stays as it is)."""
+    return _labels().get(name, name)
 
 
 def method_color(name: str, fallback_index: int = 0) -> str:
-    colour = METHODS.get(name, (None, None))[1]
-    return colour or sns.color_palette("dark", 10).as_hex()[fallback_index % 10]
+    return METHOD_COLORS.get(name) or sns.color_palette("dark", 10).as_hex()[fallback_index % 10]
 
 
 def setup_style() -> None:

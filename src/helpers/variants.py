@@ -63,6 +63,12 @@ class Variant:
         """The results table's ``variant`` column, derived from the fields."""
         raise NotImplementedError
 
+    @property
+    def label(self) -> str:
+        """What a reader sees in legends, tables and prose (``plots.method_label``); the name where
+        a variant gives no plainer words."""
+        return self.name
+
     def score(self, trial: Trial) -> Scored:
         raise NotImplementedError
 
@@ -161,6 +167,10 @@ class Base(Variant):
     def name(self) -> str:
         return "base" + self.head.suffix
 
+    @property
+    def label(self) -> str:
+        return "Base" if self.name == "base" else self.name
+
     def embeddings(self, trial: Trial):
         return trial.base_embeddings
 
@@ -203,6 +213,10 @@ class Lora(Variant):
     def name(self) -> str:
         parts = [CHANGE_NAMES.get(k, k + "{}").format(v) for k, v in self.changes]
         return "-".join(["lora", *parts]) + self.head.suffix
+
+    @property
+    def label(self) -> str:
+        return "LoRA (study)" if self.name == "lora" else self.name
 
     def training(self, config: SweepConfig) -> TrainingArgs:
         return replace(config.training, **dict(self.changes))
@@ -272,6 +286,10 @@ class LoraQuantized(Variant):
     def name(self) -> str:
         return f"lora+int{self.bits}"
 
+    @property
+    def label(self) -> str:
+        return f"LoRA + {self.bits}-bit"
+
     def flops(self, work: RowWork) -> Flops:
         return after_phase1_flops(work, f"mixed ({self.bits}-bit weights × float activations; counted as float)")
 
@@ -304,6 +322,10 @@ class LoraWanda(Variant):
     @property
     def name(self) -> str:
         return f"lora+wanda{round(self.sparsity * 100)}"
+
+    @property
+    def label(self) -> str:
+        return f"LoRA + Wanda {round(self.sparsity * 100)} %"
 
     def flops(self, work: RowWork) -> Flops:
         # Wanda multiplies densely: the same FLOPs, plus its calibration pass over the training texts
@@ -374,6 +396,10 @@ class ComposedSkills(Variant):
     def name(self) -> str:
         return self.composition.name
 
+    @property
+    def label(self) -> str:
+        return self.composition.label
+
     def reads(self, config: SweepConfig, review: str) -> dict:
         return {**super().reads(config, review), "composed_from": composed_from(self.reviews, config)}
 
@@ -420,6 +446,12 @@ class Distilled(Variant):
     @property
     def name(self) -> str:
         return f"student{self.layers}" + ("" if self.teacher == "none" else f"-from-{self.teacher}")
+
+    @property
+    def label(self) -> str:
+        if self.teacher == "none":
+            return f"{self.layers} layers, not distilled"
+        return f"{self.layers}-layer student of {'LoRA' if self.teacher == 'lora' else 'Base'}"
 
     @property
     def architecture(self) -> str:
