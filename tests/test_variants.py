@@ -180,3 +180,14 @@ def test_every_variant_counts_its_flops_or_says_why_not(config, variant):
         assert flops.inference > 0 and flops.train >= 0 and 0 <= flops.teacher_pass <= flops.train
         # phase 1 (its own, or the composed reviews') is counted wherever the row read phase 1's arguments
         assert (flops.train > 0) >= ("training" in json.dumps(settings)), variant.name
+
+
+@pytest.mark.parametrize("variant", VARIANTS + [Lora(changes=(("epochs", 2), ("pairs", "all"))), Lora(changes=(("layers", "all"),)),
+                                                Distilled(teacher="none"), ComposedSkills(PeftMerge("svd", svd_rank=4), reviews=REVIEWS)],
+                         ids=lambda v: f"{type(v).__name__}:{v.name}")
+def test_a_variant_is_rebuilt_from_its_stored_settings(config, variant):
+    import json
+
+    stored = json.loads(json.dumps(variant.settings(config, "nsaids")))  # as a results row holds them
+    rebuilt = type(variant).from_settings(stored, config)
+    assert rebuilt == variant and rebuilt.settings(config, "nsaids") == variant.settings(config, "nsaids")

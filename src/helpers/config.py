@@ -186,6 +186,12 @@ class TrainingArgs:
             {"last_n_layers"} if self.layers is not None else {"layers"})
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if k not in unused}
 
+    @classmethod
+    def from_identity(cls, identity: dict) -> TrainingArgs:
+        """The arguments a stored ``identity()`` describes (JSON lists back to tuples; what it
+        leaves out as unused takes its default)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in identity.items()})
+
     def adapted_layers(self, n_layers: int) -> list[int]:
         """Indices of the layers LoRA adapts in an encoder of ``n_layers`` layers."""
         if self.layers == "all":

@@ -300,7 +300,7 @@ class RowWork:
         """Phase 1's arguments as the row stored them."""
         from .config import TrainingArgs
 
-        return TrainingArgs(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.settings["training"].items()})
+        return TrainingArgs.from_identity(self.settings["training"])
 
     def embedded(self, per_text: LengthCost, token_counts=None) -> float:
         """FLOPs of embedding texts (default: the split's training and evaluation texts)."""

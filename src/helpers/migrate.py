@@ -46,11 +46,11 @@ def legacy_variants() -> dict:
 def _training(old: dict) -> TrainingArgs:
     """The phase-1 arguments an old row was trained with (schema 2 also stored ``max_length``,
     always null: phase 1 truncates at the encoder's length, which the key's columns hold)."""
-    given = {k: tuple(v) if isinstance(v, list) else v for k, v in old.get("training", {}).items() if k != "max_length"}
+    given = {k: v for k, v in old.get("training", {}).items() if k != "max_length"}
     unknown = set(given) - {f.name for f in fields(TrainingArgs)}
     if unknown:
         raise MigrationError(f"training arguments {sorted(unknown)} are not phase-1 arguments")
-    return TrainingArgs(**given)
+    return TrainingArgs.from_identity(given)
 
 
 def new_variant(name: str, old: dict, known: dict):

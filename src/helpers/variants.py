@@ -51,6 +51,44 @@ def _plain(value, config: SweepConfig, review: str):
     return value
 
 
+def _hints(cls) -> dict:
+    """A settings class's field annotations, resolved (the compositions' classes are imported only
+    for type checking where they are used, so they are named here)."""
+    import typing
+
+    from .compose import Hybrid, PeftMerge
+
+    return typing.get_type_hints(cls, localns={"Hybrid": Hybrid, "PeftMerge": PeftMerge})
+
+
+def _from_plain(value, annotation, config: SweepConfig):
+    """A stored (JSON) value back as the field's type: the inverse of ``_plain``."""
+    import typing
+
+    options = [a for a in typing.get_args(annotation) if a is not type(None)] if typing.get_args(annotation) else []
+    if isinstance(value, dict) and "variant" in value:
+        inner = {k: v for k, v in value.items() if k != "variant"}
+        for option in options or [annotation]:
+            try:
+                rebuilt = option.from_settings(inner, config)
+            except (TypeError, ValueError):  # another class of the union: its fields do not fit
+                continue
+            if rebuilt.name == value["variant"]:
+                return rebuilt
+        raise ValueError(f"no variant among {options} is named {value['variant']!r}")
+    if isinstance(value, dict) and "kind" in value:
+        kinds = {getattr(o, "kind", None): o for o in options or [annotation]}
+        if value["kind"] not in kinds:
+            raise ValueError(f"stored settings of kind {value['kind']!r}, where {sorted(map(str, kinds))} fit")
+        settings_class = kinds[value["kind"]]
+        hints = _hints(settings_class)
+        return settings_class(**{f.name: _from_plain(value.get(f.name), hints[f.name], config)
+                                 for f in fields(settings_class)})
+    if isinstance(value, list):
+        return tuple(_from_plain(v, None, config) for v in value)
+    return value
+
+
 @dataclass(frozen=True)
 class Variant:
     """A way to score a review's evaluation set from its 16 training records."""
@@ -79,6 +117,17 @@ class Variant:
     def settings(self, config: SweepConfig, review: str) -> dict:
         """This variant's part of the row key: its fields and what it reads."""
         return {**field_settings(self, config, review), **self.reads(config, review)}
+
+    @classmethod
+    def from_settings(cls, stored: dict, config: SweepConfig) -> Variant:
+        """The variant of this class whose ``settings`` are ``stored`` (a row's, read back from
+        JSON): the inverse of ``settings``. Each field is read back by its annotation — nested
+        settings by their ``kind``, nested variants by their name — and a field left out (it was
+        None) is None again; what the variant reads from the sweep is not a field and is skipped."""
+        hints = _hints(cls)
+        values = {f.name: _from_plain(stored.get(f.name), hints[f.name], config)
+                  for f in fields(cls) if f.metadata.get("key") is not False}
+        return cls(**values)
 
     def flops(self, work: RowWork) -> Flops:
         """The counted FLOPs of screening one review × seed with this variant from scratch
@@ -220,6 +269,16 @@ class Lora(Variant):
 
     def training(self, config: SweepConfig) -> TrainingArgs:
         return replace(config.training, **dict(self.changes))
+
+    @classmethod
+    def from_settings(cls, stored: dict, config: SweepConfig) -> Lora:
+        """As ``Variant.from_settings``; ``changes`` are where the stored phase-1 arguments differ
+        from the sweep's (in ``TrainingArgs``' field order)."""
+        plain = super().from_settings(stored, config)
+        sweep = config.training.identity()
+        changes = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in stored["training"].items()
+                        if sweep.get(k, getattr(config.training, k)) != v)
+        return replace(plain, changes=changes)
 
     def reads(self, config: SweepConfig, review: str) -> dict:
         return {"training": self.training(config).identity()}
