@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import pandas as pd
 
@@ -21,29 +20,6 @@ from .config import SweepConfig
 from .data import review_checksum
 from .trial import Trial, encoder_for, row_key
 from .variants import Lora, Variant
-
-
-class Run(NamedTuple):
-    """What a sweeping notebook starts from: its settings, their sweep, the encoder, and the run's
-    reviews split into those with text here and those without (named on the page)."""
-
-    settings: object  # config.Settings
-    config: SweepConfig
-    encoder: object   # encoder.Encoder
-    reviews: list[str]
-    missing: list[str]
-
-
-def start_sweep(mode: str, **knobs) -> Run:
-    """A sweeping notebook's preamble in one call (``page.start``, then the sweep, its encoder and
-    its reviews): ``S, config, enc, chosen, missing = start_sweep(mode, ...)``."""
-    from .data import split_available
-    from .page import start
-
-    s = start(mode, **knobs)
-    config = s.sweep()
-    chosen, missing = split_available(s.reviews, s.data_dir)
-    return Run(s, config, encoder_for(config), chosen, missing)
 
 
 def run_task(config: SweepConfig, review: str, seed: int, variants: tuple[Variant, ...],

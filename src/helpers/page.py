@@ -7,15 +7,17 @@ builder (``helpers.book``) reads from the executed notebooks.
 - ``settings_note(s)``: the run's resolved settings and what it ran on (encoder, device,
   machine), for the page's settings box and the landing page's "what differs" box;
 - ``show(writeup)``: a page's "What this shows" (``helpers.writeup``): headline, prose, tables;
-- ``start(mode, **knobs)``: a notebook's first call: its settings, the figures' style, the note.
+- ``start(mode, **knobs)``: a notebook's first call: its settings, the figures' style, the note
+  (``start_sweep``: also the sweep, its encoder and its reviews, for the notebooks that sweep).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import NamedTuple
 
-from .config import machine_description, project_root
+from .config import SweepConfig, machine_description, project_root
 
 HEADLINE_MIME = "application/vnd.slr.headline+json"
 COMPUTE_MIME = "application/vnd.slr.compute+json"
@@ -110,3 +112,26 @@ def start(mode: str, **knobs):
     setup_style()
     settings_note(s)
     return s
+
+
+class Run(NamedTuple):
+    """What a sweeping notebook starts from: its settings, their sweep, the encoder, and the run's
+    reviews split into those with text here and those without (named on the page)."""
+
+    settings: object  # config.Settings
+    config: SweepConfig
+    encoder: object   # encoder.Encoder
+    reviews: list[str]
+    missing: list[str]
+
+
+def start_sweep(mode: str, **knobs) -> Run:
+    """A sweeping notebook's preamble in one call (``page.start``, then the sweep, its encoder and
+    its reviews): ``S, config, enc, chosen, missing = start_sweep(mode, ...)``."""
+    from .data import split_available
+    from .trial import encoder_for
+
+    s = start(mode, **knobs)
+    config = s.sweep()
+    chosen, missing = split_available(s.reviews, s.data_dir)
+    return Run(s, config, encoder_for(config), chosen, missing)
