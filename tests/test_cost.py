@@ -6,6 +6,8 @@ import pytest
 
 from conftest import synthetic_texts
 from helpers import cost
+from helpers.flops import FlopCounts, LengthCost, RowWork, SplitTokens, count_flops, distillation_flops, embedding_flops, forward_cost, phase1_flops, training_cost
+from helpers.power import Power, measure_power
 from helpers.config import TrainingArgs
 from helpers.encoder import load_encoder
 
@@ -26,15 +28,15 @@ def analytic(config, length: int) -> int:
 
 
 def test_a_forward_counts_every_matrix_product_attention_included(enc):
-    fitted = cost.forward_cost(enc)
+    fitted = forward_cost(enc)
     for length in (16, 48, 100):
         assert fitted(length) == pytest.approx(analytic(enc.model.config, length), rel=1e-12)
 
 
 def test_inference_flops_follow_the_embeddings_batches():
-    unit = cost.LengthCost(0.0, 1.0, 0.0)  # one FLOP per token: the padding shows
-    assert cost.embedding_flops(unit, [10, 30, 20, 5], max_length=25, batch_size=2) == 2 * 25 + 2 * 10
-    assert cost.embedding_flops(unit, [7], max_length=512) == 7
+    unit = LengthCost(0.0, 1.0, 0.0)  # one FLOP per token: the padding shows
+    assert embedding_flops(unit, [10, 30, 20, 5], max_length=25, batch_size=2) == 2 * 25 + 2 * 10
+    assert embedding_flops(unit, [7], max_length=512) == 7
 
 
 def test_phase_1_flops_equal_counting_the_real_training(enc):
@@ -42,25 +44,25 @@ def test_phase_1_flops_equal_counting_the_real_training(enc):
 
     texts = synthetic_texts(16, seed=3)
     labels = np.r_[np.ones(8, int), np.zeros(8, int)]
-    counted = cost.count_flops(lambda: train_lora(enc, texts, labels, seed=2, args=FAST, progress=False))
+    counted = count_flops(lambda: train_lora(enc, texts, labels, seed=2, args=FAST, progress=False))
     lengths = [len(ids) for ids in enc.tokenizer(texts)["input_ids"]]
-    derived = cost.phase1_flops(cost.training_cost(enc, FAST), lengths, labels, FAST, seed=2, max_length=enc.max_length)
+    derived = phase1_flops(training_cost(enc, FAST), lengths, labels, FAST, seed=2, max_length=enc.max_length)
     assert derived == pytest.approx(counted, rel=1e-9)
-    assert derived > cost.embedding_flops(cost.forward_cost(enc), lengths, max_length=enc.max_length)
+    assert derived > embedding_flops(forward_cost(enc), lengths, max_length=enc.max_length)
 
 
 def test_power_is_measured_or_labelled_estimated_with_the_flop_rate_kept_meanwhile():
     calls = []
-    power = cost.measure_power("embedding", lambda: calls.append(np.linalg.svd(np.random.default_rng(0).random((200, 200)))),
+    power = measure_power("embedding", lambda: calls.append(np.linalg.svd(np.random.default_rng(0).random((200, 200)))),
                                country="BRA", min_seconds=1.0, flops_per_call=1e6)
     assert power.watts > 0 and power.seconds >= 1.0 and power.country == "BRA" and power.kg_co2_per_kwh > 0
     assert power.source.startswith(("rapl", "estimated (codecarbon"))
     assert len(calls) * 1e6 / power.flops_per_second == pytest.approx(power.seconds, rel=0.1)
-    assert np.isnan(cost.measure_power("scoring", lambda: None, country="BRA", min_seconds=0.2).flops_per_second)
+    assert np.isnan(measure_power("scoring", lambda: None, country="BRA", min_seconds=0.2).flops_per_second)
 
 
 def test_a_row_s_energy_costs_counted_flops_at_the_machine_s_rate_and_other_work_its_recorded_seconds():
-    powers = {phase: cost.Power(phase, watts, "estimated (test)", 0.1, "BRA", 20.0, rate)
+    powers = {phase: Power(phase, watts, "estimated (test)", 0.1, "BRA", 20.0, rate)
               for phase, watts, rate in (("training", 36.0, 1e9), ("embedding", 18.0, 2e9), ("scoring", 7.2, np.nan))}
     # a cached embedding recorded 0.01 s: its 4e10 counted FLOPs take 20 s at 2e9 FLOP/s, 18 W → 0.1 Wh;
     # phase 1's 3.6e9 FLOPs take 3.6 s at 36 W → 0.036 Wh; the head's 1 s left at 7.2 W → 0.002 Wh
@@ -90,15 +92,15 @@ def test_a_row_s_flops_come_from_its_settings(enc):
     from helpers.config import DistillArgs, SweepConfig
     from helpers.variants import Base, Distilled, Lora, LoraQuantized
 
-    counts = cost.FlopCounts(enc)
-    split = cost.SplitTokens(np.full(16, 20), np.full(100, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
+    counts = FlopCounts(enc)
+    split = SplitTokens(np.full(16, 20), np.full(100, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
                              np.r_[np.full(16, 20), np.full(100, 30)])
     tokens = lambda review, seed: split  # noqa: E731
     config = SweepConfig(training=FAST)
 
     def flops(variant):  # as cost_table sees a stored row: its settings read back from JSON
         settings = json.loads(json.dumps(variant.settings(config, "nsaids")))
-        return variant.flops(cost.RowWork("nsaids", 0, settings, counts, tokens))
+        return variant.flops(RowWork("nsaids", 0, settings, counts, tokens))
 
     base, lora, int4, tfidf = flops(Base()), flops(Lora()), flops(LoraQuantized()), flops(TFIDF_LR)
     small = DistillArgs(steps=3, pairs=4)
@@ -112,8 +114,8 @@ def test_a_row_s_flops_come_from_its_settings(enc):
     # (and the teacher's: Base's embedding of the pool, or phase 1 and the adapted encoder's)
     assert students["none"][:3] == (0.0, pytest.approx(16 * counts.student(2)(20) + 100 * counts.student(2)(30)), "counted")
     assert students["base"][1] == students["none"][1] < 0.6 * base[1]
-    steps = cost.distillation_flops(counts.distillation(2), split.pool, small, max_length=enc.max_length)
-    pool = lambda per_text: cost.embedding_flops(per_text, split.pool, max_length=enc.max_length)  # noqa: E731
+    steps = distillation_flops(counts.distillation(2), split.pool, small, max_length=enc.max_length)
+    pool = lambda per_text: embedding_flops(per_text, split.pool, max_length=enc.max_length)  # noqa: E731
     assert students["base"][0] == pytest.approx(steps + pool(counts.base()))
     assert students["lora"][0] == pytest.approx(steps + lora[0] + pool(counts.adapted(FAST)))
     # the teacher's pass is embedding work: cost_table prices it at the embedding phase's rate
@@ -166,16 +168,16 @@ def test_a_student_s_teacher_pass_is_priced_as_embedding_not_training(enc):
     from helpers.config import DistillArgs, SweepConfig
     from helpers.variants import Distilled
 
-    counts = cost.FlopCounts(enc)
-    split = cost.SplitTokens(np.full(16, 20), np.full(50, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
+    counts = FlopCounts(enc)
+    split = SplitTokens(np.full(16, 20), np.full(50, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
                              np.r_[np.full(16, 20), np.full(50, 30)])
     student = Distilled(layers=2, teacher="base", distillation=DistillArgs(steps=2, pairs=4))
     settings = student.settings(SweepConfig(), "r")
     row = {"review": "r", "seed": 0, "key": "k", "variant": "student2-from-base", "awss": 0.5, "settings": json.dumps(settings),
            "n_train": 16, "n_eval": 50, "n_eval_included": 5, "tpr": 1.0, "tnr": 0.5, "seconds": 0.0}
-    powers = {phase: cost.Power(phase, 36.0, "estimated (test)", 0.1, "BRA", 20.0, rate)
+    powers = {phase: Power(phase, 36.0, "estimated (test)", 0.1, "BRA", 20.0, rate)
               for phase, rate in (("training", 1e9), ("embedding", 4e9), ("scoring", np.nan))}
     energy = cost.cost_table(pd.DataFrame([row]), [student], counts, lambda review, seed: split, powers)["energy_wh"].iloc[0]
-    train, inference, _, teacher = student.flops(cost.RowWork("r", 0, settings, counts, lambda review, seed: split))
+    train, inference, _, teacher = student.flops(RowWork("r", 0, settings, counts, lambda review, seed: split))
     assert 0 < teacher < train
     assert energy == pytest.approx(36.0 * ((train - teacher) / 1e9 + (inference + teacher) / 4e9) / 3600)

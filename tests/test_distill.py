@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import synthetic_texts, write_review
-from helpers import cost
+from helpers.flops import count_flops, distillation_cost, distillation_flops, forward_cost
 from helpers.config import DistillArgs, SweepConfig, TrainingArgs
 from helpers.distill import cosine_loss, distill, kept_layers, student_of
 from helpers.encoder import load_encoder
@@ -29,7 +29,7 @@ def test_the_student_keeps_every_other_layer_and_costs_fewer_flops(enc):
     torch.testing.assert_close(student.model.encoder.layer[1].attention.self.query.weight,
                                enc.model.encoder.layer[2].attention.self.query.weight)
     for length in (32, 128):
-        assert cost.forward_cost(student)(length) < 0.6 * cost.forward_cost(enc)(length)
+        assert forward_cost(student)(length) < 0.6 * forward_cost(enc)(length)
 
 
 def test_distillation_flops_equal_counting_the_real_distillation(enc):
@@ -37,10 +37,10 @@ def test_distillation_flops_equal_counting_the_real_distillation(enc):
     student = replace(student_of(enc, 2), cache_dir=None)
     args = DistillArgs(steps=4, pairs=5)
     teacher = enc.embed(texts, progress=False)
-    counted = cost.count_flops(lambda: distill(student, teacher, texts, args=args, teacher_fingerprint="t",
+    counted = count_flops(lambda: distill(student, teacher, texts, args=args, teacher_fingerprint="t",
                                                progress=False))
     lengths = [len(ids) for ids in enc.tokenizer(texts)["input_ids"]]
-    derived = cost.distillation_flops(cost.distillation_cost(student), lengths, args, max_length=enc.max_length)
+    derived = distillation_flops(distillation_cost(student), lengths, args, max_length=enc.max_length)
     assert derived == pytest.approx(counted, rel=1e-9)
 
 

@@ -167,13 +167,13 @@ def test_every_variant_counts_its_flops_or_says_why_not(config, variant):
     import json
     import math
 
-    from helpers import cost
+    from helpers.flops import FlopCounts, RowWork, SplitTokens
     from helpers.trial import encoder_for
 
-    split = cost.SplitTokens(np.full(16, 20), np.full(32, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
+    split = SplitTokens(np.full(16, 20), np.full(32, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
                              np.full(48, 25))
     settings = json.loads(json.dumps(variant.settings(config, "nsaids")))
-    flops = variant.flops(cost.RowWork("nsaids", 0, settings, cost.FlopCounts(encoder_for(config)), lambda r, s: split))
+    flops = variant.flops(RowWork("nsaids", 0, settings, FlopCounts(encoder_for(config)), lambda r, s: split))
     if flops.counted.startswith("not measured"):
         assert math.isnan(flops.train) and math.isnan(flops.inference)
     else:

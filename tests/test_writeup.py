@@ -210,6 +210,8 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
     import json
 
     from helpers import cost
+    from helpers.flops import FlopCounts, SplitTokens
+    from helpers.power import Power
     from helpers.config import DistillArgs, SweepConfig, TrainingArgs
     from helpers.encoder import load_encoder
     from helpers.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
@@ -222,11 +224,11 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
         settings=lambda t: [json.dumps(variants[v].settings(config, REVIEW)) for v in t.variant],
         key=lambda t: [f"k{i}" for i in range(len(t))], n_train=16, tpr=0.96, tnr=0.5, train_seconds=np.where(rows_of(list(variants)).variant.str.startswith("lora"), 20.0, np.nan),
         embed_seconds=np.where(rows_of(list(variants)).variant.isin(["base", "lora", "lora+int4"]), 5.0, np.nan))
-    counts = cost.FlopCounts(load_encoder(str(tiny_sentence_encoder_dir), cache_dir=None))
-    tokens = cost.SplitTokens(np.full(16, 40), np.full(284, 60), np.r_[np.ones(8, int), np.zeros(8, int)],
+    counts = FlopCounts(load_encoder(str(tiny_sentence_encoder_dir), cache_dir=None))
+    tokens = SplitTokens(np.full(16, 40), np.full(284, 60), np.r_[np.ones(8, int), np.zeros(8, int)],
                               np.r_[np.full(16, 40), np.full(284, 60)])
     split = lambda review, seed: tokens  # noqa: E731
-    power = {phase: cost.Power(phase, 30.0, "estimated (test)", 0.1, "BRA", 1.0, rate)
+    power = {phase: Power(phase, 30.0, "estimated (test)", 0.1, "BRA", 1.0, rate)
              for phase, rate in (("training", 1e9), ("embedding", 2e9), ("scoring", np.nan))}
     per_row = cost.cost_table(rows, list(variants.values()), counts, split, power)
     assert per_row["key"].tolist() == rows["key"].tolist()  # each cost joins its results row by key

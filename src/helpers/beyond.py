@@ -32,7 +32,7 @@ from .variants import (Base, LogisticHead, Lora, SvmHead, Variant, after_phase1_
 
 if TYPE_CHECKING:
     from .compose import Hybrid
-    from .cost import Flops, RowWork
+    from .flops import Flops, RowWork
     from .trial import Trial
 
 

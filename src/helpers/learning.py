@@ -145,7 +145,7 @@ def phase1_flops_by_k(counts, lengths: pd.DataFrame, config: SweepConfig, the_pl
     """Counted FLOPs of phase 1 at each k (notebook 09's counting: the same seeded pairs and
     batches as training, each step's distinct texts padded to the longest training text), per
     review × seed."""
-    from .cost import phase1_flops, split_token_counts
+    from .flops import phase1_flops, split_token_counts
 
     cost = counts.training(config.training)
     out = []

@@ -38,7 +38,7 @@ from .trial import Scored
 from .variants import LogisticHead, Variant
 
 if TYPE_CHECKING:
-    from .cost import Flops, RowWork
+    from .flops import Flops, RowWork
     from .trial import Trial
 
 
@@ -181,7 +181,7 @@ class Setfit(Variant):
         return {"setfit": metadata.version("setfit")}
 
     def flops(self, work: RowWork) -> Flops:
-        from .cost import NOT_MEASURED
+        from .flops import NOT_MEASURED
 
         return NOT_MEASURED._replace(counted="not measured (setfit's own training is not counted here)")
 
@@ -332,7 +332,7 @@ class ActiveLearning(Variant):
 
     def flops(self, work: RowWork) -> Flops:
         """On this project's embeddings, their forward over every record; ASReview's model is not counted."""
-        from .cost import NOT_MEASURED, Flops
+        from .flops import NOT_MEASURED, Flops
 
         if self.features == "tfidf":
             return NOT_MEASURED

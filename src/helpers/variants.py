@@ -25,7 +25,7 @@ from .config import DistillArgs, SweepConfig, TrainingArgs, knob, require
 
 if TYPE_CHECKING:
     from .compose import Hybrid, PeftMerge
-    from .cost import Flops, RowWork
+    from .flops import Flops, RowWork
     from .trial import Scored, Trial
 
 
@@ -133,7 +133,7 @@ class Variant:
         """The counted FLOPs of screening one review × seed with this variant from scratch
         (``helpers.cost``), derived from its fields, what its row read and the split's token
         counts; nothing is re-run. A variant that runs no torch model is "not measured", never 0."""
-        from .cost import NOT_MEASURED
+        from .flops import NOT_MEASURED
 
         return NOT_MEASURED
 
@@ -224,7 +224,7 @@ class Base(Variant):
         return trial.base_embeddings
 
     def flops(self, work: RowWork) -> Flops:
-        from .cost import Flops
+        from .flops import Flops
 
         return Flops(0.0, work.embedded(work.counts.base()), "counted")
 
@@ -311,7 +311,7 @@ class Lora(Variant):
 def after_phase1_flops(work: RowWork, counted: str = "counted", *, more_training: float = 0.0) -> Flops:
     """Phase 1 with the row's arguments (and ``more_training``), then the adapted encoder's
     forward over the training and evaluation texts."""
-    from .cost import Flops
+    from .flops import Flops
 
     args = work.training()
     return Flops(work.phase1(args) + more_training, work.embedded(work.counts.adapted(args)), counted)
@@ -420,7 +420,7 @@ def composed_flops(work: RowWork, composition, *, phase1: bool) -> Flops:
     """Phase 1 on every composed review (the row names them), phase 1 on the row's own review
     where ``phase1``, then the composed adapter's forward (at the composition's rank, where it
     sets one)."""
-    from .cost import Flops
+    from .flops import Flops
 
     args = work.training()
     train = sum(work.phase1(args, review=review) for review, _ in work.settings["composed_from"])
@@ -525,7 +525,7 @@ class Distilled(Variant):
         """The student's own forwards for inference; its training is the distillation's steps, its
         teacher's embedding of the pool (the ``teacher_pass``) and, for the study's phase-1
         teacher, phase 1."""
-        from .cost import Flops, distillation_flops
+        from .flops import Flops, distillation_flops
 
         inference = work.embedded(work.counts.student(self.layers))
         if self.teacher == "none":
