@@ -16,10 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 report: setup          ## every notebook, full mode: figures/, results/, report/index.html
-	$(BIN)/python -m helpers.report --mode full
+	$(BIN)/python -m helpers.commands.report --mode full
 
 smoke: setup           ## every notebook, small samples, minutes: build/smoke/
-	$(BIN)/python -m helpers.report --mode smoke
+	$(BIN)/python -m helpers.commands.report --mode smoke
 
 test: setup            ## the test suite (what .ci/run calls)
 	$(BIN)/python -m pytest -q -rs --durations=15
@@ -31,7 +31,7 @@ lab: setup             ## JupyterLab on notebooks/, in this environment (helpers
 	HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false $(BIN)/jupyter lab --notebook-dir=notebooks
 
 verify: setup          ## recompute a small fixed part of the study from scratch, compare with results/
-	$(BIN)/python -m helpers.verify
+	$(BIN)/python -m helpers.commands.verify
 
 bench: setup
 	$(BIN)/python benchmarks/embed_throughput.py

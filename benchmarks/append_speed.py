@@ -1,5 +1,5 @@
 """Rows per second appended to the results table by concurrent writers: the in-place append of
-``helpers.results.append`` against the read-merge-rewrite it replaced, in one run on this machine.
+``helpers.core.results.append`` against the read-merge-rewrite it replaced, in one run on this machine.
 
     python benchmarks/append_speed.py [--writers 4] [--rows 500] [--table 5000]
 
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers import results
-from helpers.io import atomic_path, file_lock
+from helpers.core import results
+from helpers.core.io import atomic_path, file_lock
 
 
 def rewrite_append(path: Path, records: list[dict]) -> None:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 
 from empty_cache import arguments, plan_size, study_parts, timed
-from helpers.config import settings
-from helpers.trial import Trial
-from helpers.variants import distilled_variants
+from helpers.core.config import settings
+from helpers.methods.trial import Trial
+from helpers.methods.variants import distilled_variants
 
 
 def main() -> None:

@@ -6,11 +6,11 @@ AWSS@95 of each learning rate, the undistilled student and the teacher, with pai
 """
 import time
 import pandas as pd
-from helpers import beyond
-from helpers.config import DistillArgs, settings
-from helpers.experiment import sweep
-from helpers.variants import Distilled, Lora
-from helpers.stats import paired_rows
+from helpers.methods import beyond
+from helpers.core.config import DistillArgs, settings
+from helpers.methods.experiment import sweep
+from helpers.methods.variants import Distilled, Lora
+from helpers.compute.stats import paired_rows
 S = settings("full"); p = beyond.protocol(S)
 reviews, seeds = list(p.dev_reviews), [0, 1]
 out = {}

@@ -19,8 +19,8 @@ import pandas as pd
 import psutil
 import torch
 
-from helpers.data import available_reviews, load_review
-from helpers.encoder import load_encoder, resolve_encoder_name
+from helpers.core.data import available_reviews, load_review
+from helpers.models.encoder import load_encoder, resolve_encoder_name
 
 
 def measure(fn) -> tuple[float, float]:

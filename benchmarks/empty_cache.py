@@ -47,7 +47,7 @@ def study_parts(trial) -> list[tuple[str, Callable[[], object]]]:
 def plan_size(S, seeds: int) -> tuple[list[str], int, int]:
     """What an estimate scales to: the reviews with text, their citations in all, and the
     review × seed runs over ``seeds`` seeds."""
-    from helpers.data import load_review, split_available
+    from helpers.core.data import load_review, split_available
 
     chosen, _ = split_available(S.reviews, S.data_dir)
     return chosen, sum(len(load_review(r, S.data_dir)) for r in chosen), len(chosen) * seeds

@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers.data import available_reviews
-from helpers.distributed import run_tasks, threads_per_worker
-from helpers.config import SweepConfig
-from helpers.experiment import sweep
-from helpers.variants import Base, Lora
+from helpers.core.data import available_reviews
+from helpers.methods.distributed import run_tasks, threads_per_worker
+from helpers.core.config import SweepConfig
+from helpers.methods.experiment import sweep
+from helpers.methods.variants import Base, Lora
 
 
 def _noop(i: int) -> list[dict]:
@@ -84,8 +84,8 @@ def main() -> None:
 
 def stored_study_rows() -> pd.DataFrame:
     """Full-mode rows of the study's four variants in the committed results table."""
-    from helpers import results
-    from helpers.config import settings
+    from helpers.core import results
+    from helpers.core.config import settings
 
     table = results.read(settings("full").results_path)
     if "eval_cap" not in table:

@@ -15,11 +15,11 @@ k = 8 is not counted: its rows are notebooks 05, 07 and 10's.
 from __future__ import annotations
 
 from empty_cache import arguments, timed
-from helpers import learning
-from helpers.config import settings
-from helpers.data import load_review, split_available
-from helpers.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
-from helpers.trial import Trial
+from helpers.analysis import learning
+from helpers.core.config import settings
+from helpers.core.data import load_review, split_available
+from helpers.methods.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
+from helpers.methods.trial import Trial
 
 
 def main() -> None:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import tempfile
 
 from empty_cache import arguments, plan_size, study_parts, timed
-from helpers import beyond
-from helpers.config import settings
-from helpers.orders import order_of
-from helpers.peers import ASREVIEW_AL, ASREVIEW_ONESHOT
-from helpers.trial import Trial
-from helpers.variants import Base, Lora
+from helpers.methods import beyond
+from helpers.core.config import settings
+from helpers.methods.orders import order_of
+from helpers.methods.peers import ASREVIEW_AL, ASREVIEW_ONESHOT
+from helpers.methods.trial import Trial
+from helpers.methods.variants import Base, Lora
 
 
 def main() -> None:

@@ -13,10 +13,10 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from helpers.contrastive import train_lora
-from helpers.data import available_reviews
-from helpers.encoder import load_encoder
-from helpers.trial import prepare_review
+from helpers.models.contrastive import train_lora
+from helpers.core.data import available_reviews
+from helpers.models.encoder import load_encoder
+from helpers.methods.trial import prepare_review
 
 
 def main() -> None:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.data import available_reviews, load_review
-from helpers.screen import demo_file
+from helpers.core.data import available_reviews, load_review
+from helpers.commands.screen import demo_file
 
 
 def five_thousand(folder: Path, n_records: int) -> Path:
@@ -57,7 +57,7 @@ def small_file(folder: Path) -> Path:
 def timed_screen(path: Path, method: str, cache: Path) -> float:
     env = {**os.environ, "SLR_CACHE_DIR": str(cache)}
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "helpers.screen", str(path), "--method", method,
+    subprocess.run([sys.executable, "-m", "helpers.commands.screen", str(path), "--method", method,
                     "--output", str(path.with_name(f"ranked_{method}.csv"))], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     return time.perf_counter() - start

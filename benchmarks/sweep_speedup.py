@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers.encoder import load_encoder
-from helpers.config import SweepConfig
-from helpers.trial import Trial
-from helpers.variants import STUDY_VARIANTS
+from helpers.models.encoder import load_encoder
+from helpers.core.config import SweepConfig
+from helpers.methods.trial import Trial
+from helpers.methods.variants import STUDY_VARIANTS
 
 
 def timed(review: str, seeds: list[int], config: SweepConfig, cache_dir: Path | None) -> tuple[float, pd.DataFrame]:

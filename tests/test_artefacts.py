@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import artefacts, results
+from helpers.core import artefacts, results
 
 
 def values(seed: int = 0) -> dict:

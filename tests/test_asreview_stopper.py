@@ -1,19 +1,19 @@
 """The ASReview stopper ``slr-stop``: found through ASReview's own entry points, and a simulation
-with ASReview's own ``Simulate`` stops exactly where ``helpers.stopping.recommended`` says on the
+with ASReview's own ``Simulate`` stops exactly where ``helpers.compute.stopping.recommended`` says on the
 same labelling order."""
 
 import numpy as np
 import pandas as pd
 
-from helpers import stopping
-from helpers.peers import asreview_model, load_asreview
+from helpers.compute import stopping
+from helpers.methods.peers import asreview_model, load_asreview
 
 
 def test_asreview_finds_slr_stop_by_its_name():
     load_asreview()
     from asreview.extensions import load_extension
 
-    from helpers.asreview_ext import SlrStop
+    from helpers.models.asreview_ext import SlrStop
 
     assert load_extension("models.stoppers", "slr-stop") is SlrStop
 
@@ -49,7 +49,7 @@ def test_slr_stop_asked_after_each_label_agrees_with_the_rule_on_the_whole_seque
     """It computes only the checks past its last 'go on'; asked about another sequence (not an
     extension of the last), it starts afresh — either way the rule's own answer."""
     load_asreview()
-    from helpers.asreview_ext import SlrStop
+    from helpers.models.asreview_ext import SlrStop
 
     rng = np.random.default_rng(4)
     n_total = 1500

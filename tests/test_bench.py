@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from helpers.bench import inference_latency, memory_table, study_training_seconds, training_step_time
-from helpers.compress import quantize_weights
-from helpers.encoder import load_encoder
+from helpers.analysis.bench import inference_latency, memory_table, study_training_seconds, training_step_time
+from helpers.models.compress import quantize_weights
+from helpers.models.encoder import load_encoder
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_a_training_step_over_budget_times_fewer_pairs_and_scales_them(enc):
 
 
 def test_the_budget_plan_keeps_a_cell_near_its_budget():
-    from helpers.bench import _plan
+    from helpers.analysis.bench import _plan
 
     assert _plan(32, 3, None, probe=None, smallest=1).measured == 32
     assert _plan(32, 3, 100.0, probe=0.1, smallest=1).measured == 32  # everything fits
@@ -69,9 +69,9 @@ def test_latency_over_budget_times_a_sub_batch_and_scales_it(enc):
 
 def test_footprints_give_each_variant_its_architecture_s_latency_and_bytes(enc):
     from conftest import synthetic_texts
-    from helpers.bench import footprint_table
-    from helpers.config import DistillArgs, SweepConfig
-    from helpers.variants import STUDY_VARIANTS, distilled_variants
+    from helpers.analysis.bench import footprint_table
+    from helpers.core.config import DistillArgs, SweepConfig
+    from helpers.methods.variants import STUDY_VARIANTS, distilled_variants
 
     students = distilled_variants(DistillArgs(), layers=2)
     table = footprint_table(STUDY_VARIANTS + students, enc, SweepConfig(), batch=4, repeats=1, budget_s=None,
@@ -86,8 +86,8 @@ def test_footprints_give_each_variant_its_architecture_s_latency_and_bytes(enc):
 
 
 def test_a_variant_without_a_stand_in_is_named(enc):
-    from helpers.config import SweepConfig
-    from helpers.peers import TFIDF_LR
+    from helpers.core.config import SweepConfig
+    from helpers.methods.peers import TFIDF_LR
 
     with pytest.raises(ValueError, match="no stand-in for variant 'tfidf\\+lr'"):
         TFIDF_LR.stand_in(enc, SweepConfig(), calibration_texts=[])

@@ -6,12 +6,12 @@ from peft import get_peft_model_state_dict
 from scipy.stats import ortho_group
 
 from conftest import write_review
-from helpers import beyond
-from helpers.cka import linear_cka, most_changed
-from helpers.config import SweepConfig, TrainingArgs
-from helpers.trial import Trial
-from helpers.fewshot import all_pairs
-from helpers.fusion import concatenate, rank_average
+from helpers.methods import beyond
+from helpers.compute.cka import linear_cka, most_changed
+from helpers.core.config import SweepConfig, TrainingArgs
+from helpers.methods.trial import Trial
+from helpers.compute.fewshot import all_pairs
+from helpers.compute.fusion import concatenate, rank_average
 
 
 def direct_cka(x, y):

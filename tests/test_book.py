@@ -3,7 +3,7 @@ import json
 import nbformat
 import pytest
 
-from helpers.book import COMPUTE_MIME, HEADLINE_MIME, build_book
+from helpers.book.site import COMPUTE_MIME, HEADLINE_MIME, build_book
 
 
 def executed_notebook(title: str, duration: float) -> nbformat.NotebookNode:
@@ -69,8 +69,8 @@ def test_show_code_unfolds(tmp_path, book):
 
 
 def test_settings_box_shows_resolved_values_and_no_local_paths(tmp_path):
-    from helpers.book import SETTINGS_MIME
-    from helpers.config import project_root
+    from helpers.book.site import SETTINGS_MIME
+    from helpers.core.config import project_root
 
     nb = executed_notebook("01 · First", 1.0)
     nb.cells[2].source = f'mode = "full"\nseeds = None\nout_dir = "{project_root() / "build" / "x"}"'
@@ -85,7 +85,7 @@ def test_settings_box_shows_resolved_values_and_no_local_paths(tmp_path):
 
 
 def test_what_differs_is_read_from_what_the_run_recorded(tmp_path):
-    from helpers.book import SETTINGS_MIME, differs_html
+    from helpers.book.site import SETTINGS_MIME, differs_html
 
     def run(note: dict):
         nb = executed_notebook("01 · First", 1.0)

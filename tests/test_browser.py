@@ -58,7 +58,7 @@ def test_every_page_loads_its_images_links_resolve_and_no_noise_shows():
             page.screenshot(path=str(SHOTS / f"{path.stem}.png"), full_page=False)
         browser.close()
     # every notebook has a page, or the landing page names it as not in this (partial) book
-    from helpers.report import notebooks
+    from helpers.commands.report import notebooks
 
     landing = (BOOK / "index.html").read_text(encoding="utf-8")
     for nb in notebooks():

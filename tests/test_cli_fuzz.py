@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import report, screen
+from helpers.commands import report, screen
 
 SUFFIXES = [".csv", ".tsv", ".xlsx", ".ris", ".txt"]
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

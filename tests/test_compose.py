@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from conftest import synthetic_texts
-from helpers.compose import Hybrid, PeftMerge, compose_adapters, compositions, delta_weights
-from helpers.config import TrainingArgs
-from helpers.contrastive import with_lora
-from helpers.encoder import load_encoder
+from helpers.models.compose import Hybrid, PeftMerge, compose_adapters, compositions, delta_weights
+from helpers.core.config import TrainingArgs
+from helpers.models.contrastive import with_lora
+from helpers.models.encoder import load_encoder
 
 
 def random_adapters(tiny_bert_dir, tmp_path, n, rank=4):

@@ -4,11 +4,11 @@ import torch
 from torch import nn
 
 from conftest import synthetic_texts
-from helpers.compress import (cast, encoder_linears, quantize_weights, quantize_int8_dynamic, sparsity_of,
+from helpers.models.compress import (cast, encoder_linears, quantize_weights, quantize_int8_dynamic, sparsity_of,
                               wanda_mask, wanda_prune)
-from helpers.config import TrainingArgs
-from helpers.contrastive import with_lora
-from helpers.encoder import load_encoder
+from helpers.core.config import TrainingArgs
+from helpers.models.contrastive import with_lora
+from helpers.models.encoder import load_encoder
 
 
 @pytest.fixture

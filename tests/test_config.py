@@ -7,7 +7,7 @@ from dataclasses import fields, replace
 
 import pytest
 
-from helpers.config import Settings, SweepConfig, TrainingArgs, settings
+from helpers.core.config import Settings, SweepConfig, TrainingArgs, settings
 
 
 @pytest.mark.parametrize("make,message", [
@@ -44,7 +44,7 @@ def test_every_field_is_documented_where_it_is_defined():
 
 
 def test_one_name_per_knob_from_the_command_line_to_the_sweep():
-    from helpers.report import _parser
+    from helpers.commands.report import _parser
 
     options = {a.dest for a in _parser()._actions}
     shared = {f.name for f in fields(SweepConfig)} - {"training", "n_per_class", "max_length"}
@@ -81,8 +81,8 @@ def test_training_identity_leaves_out_what_the_arguments_do_not_use():
 
 
 def test_importing_the_package_changes_nothing_in_the_process(tmp_path):
-    code = ("import os, sys; before = dict(os.environ), os.getcwd(); import helpers, helpers.screen, helpers.peers; "
-            "helpers.peers.load_asreview(); after = dict(os.environ), os.getcwd(); "
+    code = ("import os, sys; before = dict(os.environ), os.getcwd(); import helpers, helpers.commands.screen, helpers.methods.peers; "
+            "helpers.methods.peers.load_asreview(); after = dict(os.environ), os.getcwd(); "
             "changed = {k for k in set(before[0]) | set(after[0]) if before[0].get(k) != after[0].get(k)}; "
             "print(changed <= SKLEARN and before[1] == after[1], 'torch' in sys.modules)").replace(
         "SKLEARN", repr({"KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"}))  # scikit-learn sets these two at its import
@@ -95,7 +95,7 @@ def test_importing_the_package_changes_nothing_in_the_process(tmp_path):
 def test_a_scheduler_address_is_reached_before_work_ipv4_or_ipv6():
     import socket
 
-    from helpers.config import reach_scheduler
+    from helpers.core.config import reach_scheduler
 
     with socket.create_server(("::1", 0), family=socket.AF_INET6) as server:
         reach_scheduler(f"tcp://[::1]:{server.getsockname()[1]}")  # answers: no error

@@ -6,10 +6,10 @@ import torch
 from transformers import BertConfig, BertModel
 
 from conftest import synthetic_texts
-from helpers.config import TrainingArgs
-from helpers.contrastive import (adapter_dir, contrastive_loss, lora_config, train_lora,
+from helpers.core.config import TrainingArgs
+from helpers.models.contrastive import (adapter_dir, contrastive_loss, lora_config, train_lora,
                                  trainable_parameter_count)
-from helpers.encoder import SPECTER_CONFIG, Encoder, load_encoder
+from helpers.models.encoder import SPECTER_CONFIG, Encoder, load_encoder
 
 
 def numpy_loss(x, y, pos, tau):

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_texts
-from helpers import cost
-from helpers.flops import FlopCounts, LengthCost, RowWork, SplitTokens, count_flops, distillation_flops, embedding_flops, forward_cost, phase1_flops, training_cost
-from helpers.power import Power, measure_power
-from helpers.config import TrainingArgs
-from helpers.encoder import load_encoder
+from helpers.analysis import cost
+from helpers.models.flops import FlopCounts, LengthCost, RowWork, SplitTokens, count_flops, distillation_flops, embedding_flops, forward_cost, phase1_flops, training_cost
+from helpers.analysis.power import Power, measure_power
+from helpers.core.config import TrainingArgs
+from helpers.models.encoder import load_encoder
 
 FAST = TrainingArgs(n_positive=8, n_negative=8, epochs=1)
 
@@ -40,7 +40,7 @@ def test_inference_flops_follow_the_embeddings_batches():
 
 
 def test_phase_1_flops_equal_counting_the_real_training(enc):
-    from helpers.contrastive import train_lora
+    from helpers.models.contrastive import train_lora
 
     texts = synthetic_texts(16, seed=3)
     labels = np.r_[np.ones(8, int), np.zeros(8, int)]
@@ -88,9 +88,9 @@ def test_the_pareto_front_keeps_what_nothing_beats_on_both():
 def test_a_row_s_flops_come_from_its_settings(enc):
     import json
 
-    from helpers.peers import TFIDF_LR
-    from helpers.config import DistillArgs, SweepConfig
-    from helpers.variants import Base, Distilled, Lora, LoraQuantized
+    from helpers.methods.peers import TFIDF_LR
+    from helpers.core.config import DistillArgs, SweepConfig
+    from helpers.methods.variants import Base, Distilled, Lora, LoraQuantized
 
     counts = FlopCounts(enc)
     split = SplitTokens(np.full(16, 20), np.full(100, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
@@ -165,8 +165,8 @@ def test_a_student_s_teacher_pass_is_priced_as_embedding_not_training(enc):
 
     import pandas as pd
 
-    from helpers.config import DistillArgs, SweepConfig
-    from helpers.variants import Distilled
+    from helpers.core.config import DistillArgs, SweepConfig
+    from helpers.methods.variants import Distilled
 
     counts = FlopCounts(enc)
     split = SplitTokens(np.full(16, 20), np.full(50, 30), np.r_[np.ones(8, int), np.zeros(8, int)],

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from conftest import write_review
-from helpers.data import (DataError, REVIEWS, available_reviews, label_summary, load_review, missing_reviews,
+from helpers.core.data import (DataError, REVIEWS, available_reviews, label_summary, load_review, missing_reviews,
                           resolve_data_dir, split_available, table_checksum, validate_review_table)
 
 
@@ -112,7 +112,7 @@ def test_checksum_follows_content_not_file_format(tmp_path):
 def test_checksum_of_a_prepared_copy_equals_the_pinned_one(shared_data):
     import json
 
-    from helpers.fetch import checksums_path
+    from helpers.core.fetch import checksums_path
 
     expected = json.loads(checksums_path().read_text())
     assert load_review("nsaids", shared_data).attrs["checksum"] == expected["nsaids"]

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from conftest import synthetic_texts, write_review
-from helpers.flops import count_flops, distillation_cost, distillation_flops, forward_cost
-from helpers.config import DistillArgs, SweepConfig, TrainingArgs
-from helpers.distill import cosine_loss, distill, kept_layers, student_of
-from helpers.encoder import load_encoder
-from helpers.trial import Trial
-from helpers.variants import Distilled
+from helpers.models.flops import count_flops, distillation_cost, distillation_flops, forward_cost
+from helpers.core.config import DistillArgs, SweepConfig, TrainingArgs
+from helpers.models.distill import cosine_loss, distill, kept_layers, student_of
+from helpers.models.encoder import load_encoder
+from helpers.methods.trial import Trial
+from helpers.methods.variants import Distilled
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_texts, write_review
-from helpers import results
-from helpers.config import SweepConfig, TrainingArgs, check_scheduler
-from helpers.contrastive import train_lora
-from helpers.distributed import run_tasks, threads_per_worker
-from helpers.encoder import load_encoder
-from helpers.experiment import sweep
-from helpers.variants import Base, Lora
+from helpers.core import results
+from helpers.core.config import SweepConfig, TrainingArgs, check_scheduler
+from helpers.models.contrastive import train_lora
+from helpers.methods.distributed import run_tasks, threads_per_worker
+from helpers.models.encoder import load_encoder
+from helpers.methods.experiment import sweep
+from helpers.methods.variants import Base, Lora
 
 BASE, LORA = Base(), Lora()
 
@@ -82,7 +82,7 @@ def test_a_killed_worker_has_its_task_rerun_and_a_failing_task_is_named(tmp_path
     marker = tmp_path / "marker"
     written = run_tasks([("retried", _flaky, (str(marker), 3))], path, scheduler="local:2", progress=False)
     assert written == 1 and results.read(path)["key"].tolist() == ["k3"]
-    from helpers.distributed import TaskFailures
+    from helpers.methods.distributed import TaskFailures
 
     with pytest.raises(TaskFailures, match="(?s)1 of 3 task.*second: RuntimeError: boom"):
         run_tasks([("first", _fails, (0,)), ("second", _fails, (1,)), ("third", _fails, (2,))], path,

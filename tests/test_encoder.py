@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import synthetic_texts
-from helpers.encoder import (ArrayStore, EncoderError, display_name, load_encoder, pool, random_encoder,
+from helpers.models.encoder import (ArrayStore, EncoderError, display_name, load_encoder, pool, random_encoder,
                              resolve_encoder_name)
 
 
@@ -38,8 +38,8 @@ def test_cache_hit_skips_the_model_and_key_includes_length(tiny_bert_dir, tmp_pa
 
 
 def test_fingerprint_follows_adapter_weights(tiny_bert_dir, tmp_path):
-    from helpers.config import TrainingArgs
-    from helpers.contrastive import with_lora
+    from helpers.core.config import TrainingArgs
+    from helpers.models.contrastive import with_lora
 
     enc = load_encoder(str(tiny_bert_dir), cache_dir=tmp_path)
     adapted = with_lora(enc, TrainingArgs(), seed=0)
@@ -105,8 +105,8 @@ def test_split_forward_equals_the_models_own_forward(tiny_bert_dir, tmp_path):
 
 
 def test_prefix_cache_gives_the_same_embeddings_and_is_shared_by_adapters(tiny_bert_dir, tmp_path, monkeypatch):
-    from helpers.config import TrainingArgs
-    from helpers.contrastive import with_lora
+    from helpers.core.config import TrainingArgs
+    from helpers.models.contrastive import with_lora
 
     texts = synthetic_texts(9)
     plain = load_encoder(str(tiny_bert_dir), cache_dir=None)
@@ -127,8 +127,8 @@ def test_prefix_cache_gives_the_same_embeddings_and_is_shared_by_adapters(tiny_b
 
 
 def test_prefix_over_an_adapted_layer_is_refused(tiny_bert_dir, tmp_path):
-    from helpers.config import TrainingArgs
-    from helpers.contrastive import with_lora
+    from helpers.core.config import TrainingArgs
+    from helpers.models.contrastive import with_lora
 
     enc = replace(with_lora(load_encoder(str(tiny_bert_dir), cache_dir=tmp_path), TrainingArgs(), seed=0),
                   prefix_layers=2)

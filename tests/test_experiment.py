@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from conftest import write_review
-from helpers import results
-from helpers.compose import Hybrid, PeftMerge
-from helpers.config import SweepConfig, TrainingArgs
-from helpers.experiment import sweep, top_reviews
-from helpers.metrics import work_saved
-from helpers.trial import Trial, metrics_record, prepare_review
-from helpers.variants import STUDY_VARIANTS, Base, ComposedSkills, LogisticHead, Lora
+from helpers.core import results
+from helpers.models.compose import Hybrid, PeftMerge
+from helpers.core.config import SweepConfig, TrainingArgs
+from helpers.methods.experiment import sweep, top_reviews
+from helpers.compute.metrics import work_saved
+from helpers.methods.trial import Trial, metrics_record, prepare_review
+from helpers.methods.variants import STUDY_VARIANTS, Base, ComposedSkills, LogisticHead, Lora
 
 BASE, LORA = Base(), Lora()
 
@@ -94,7 +94,7 @@ def test_sweep_skips_what_is_done_and_recomputes_when_any_setting_changes(tiny, 
     first = sweep(config, ["nsaids", "adhd"], [0, 1], (BASE, LORA), path, progress=False)
     assert len(first) == 8 and set(first.variant) == {"base", "lora"}
     calls = []
-    import helpers.experiment as experiment
+    import helpers.methods.experiment as experiment
 
     real = experiment.run_task
     monkeypatch.setattr(experiment, "run_task", lambda *a: calls.append(a[1:3]) or real(*a))
@@ -122,8 +122,8 @@ def test_changed_data_is_a_new_row(tiny):
 
 def test_a_failing_task_is_named_and_the_others_are_saved(tiny, monkeypatch):
     config, path = tiny
-    import helpers.experiment as experiment
-    from helpers.distributed import TaskFailures
+    import helpers.methods.experiment as experiment
+    from helpers.methods.distributed import TaskFailures
 
     real = experiment.run_task
 

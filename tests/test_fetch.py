@@ -5,8 +5,8 @@ import urllib.error
 import pandas as pd
 import pytest
 
-from helpers import fetch
-from helpers.data import table_checksum, validate_review_table
+from helpers.core import fetch
+from helpers.core.data import table_checksum, validate_review_table
 
 ONLINE = b"""record_id,pubmedID,title,authors,abstract,year,label_included,label_abstract_screening
 1,111,First title,A B,First abstract,1999.0,0,1
@@ -78,7 +78,7 @@ def test_offline_fetch_raises_oserror_and_writes_nothing(tmp_path, monkeypatch):
 
 def test_fetch_writes_only_into_the_named_folder(tmp_path, monkeypatch):
     from conftest import write_review
-    from helpers.data import REVIEWS
+    from helpers.core.data import REVIEWS
 
     elsewhere = tmp_path / "elsewhere"
     for slug in list(REVIEWS)[1:]:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from helpers.fewshot import draw_order, fewshot_split, make_pairs, stratified_batches
+from helpers.compute.fewshot import draw_order, fewshot_split, make_pairs, stratified_batches
 
 LABELS = np.r_[np.ones(20, int), np.zeros(100, int)]
 

@@ -2,7 +2,7 @@ import os
 import subprocess
 import sys
 
-from helpers.io import atomic_path, clean_stale_temps, is_stale_temp, temp_name
+from helpers.core.io import atomic_path, clean_stale_temps, is_stale_temp, temp_name
 
 
 def dead_pid() -> int:

@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 
 from conftest import write_review
-from helpers import learning, results, stopping
-from helpers.config import SweepConfig, TrainingArgs
-from helpers.peers import ASREVIEW_ONESHOT, TFIDF_LR
+from helpers.analysis import learning
+from helpers.compute import stopping
+from helpers.core import results
+from helpers.core.config import SweepConfig, TrainingArgs
+from helpers.methods.peers import ASREVIEW_ONESHOT, TFIDF_LR
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def test_the_sweep_keys_rows_by_k_stores_orders_and_a_rerun_computes_nothing(dat
     assert len(results.read(path)) == len(rows) and len(again) == len(rows) // 2
     one = realised[(realised.k == 4) & (realised.review == "nsaids") & (realised.seed == 1)
                    & (realised.variant == "tfidf+lr")].iloc[0]
-    from helpers.orders import orders  # the same rule on the same stored order, by hand:
+    from helpers.methods.orders import orders  # the same rule on the same stored order, by hand:
 
     run = orders(learning.at_k(config, 4), ["nsaids"], [1], (TFIDF_LR,), folder=data / "art", progress=False).iloc[0]
     pool = run.labels[8:]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from helpers.metrics import work_saved
+from helpers.compute.metrics import work_saved
 
 
 def brute_force(labels, scores, recall=0.95):

@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 
 from conftest import SHARED, write_review
-from helpers import results
-from helpers.beyond import candidate
-from helpers.compose import Hybrid, PeftMerge
-from helpers.config import SweepConfig, TrainingArgs
-from helpers.data import review_checksum
-from helpers.experiment import plan_keys
-from helpers.migrate import MigrationError, migrate_table
-from helpers.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, SETFIT, TFIDF_LR
-from helpers.variants import STUDY_VARIANTS, ComposedSkills
+from helpers.core import results
+from helpers.methods.beyond import candidate
+from helpers.models.compose import Hybrid, PeftMerge
+from helpers.core.config import SweepConfig, TrainingArgs
+from helpers.core.data import review_checksum
+from helpers.methods.experiment import plan_keys
+from helpers.commands.migrate import MigrationError, migrate_table
+from helpers.methods.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, SETFIT, TFIDF_LR
+from helpers.methods.variants import STUDY_VARIANTS, ComposedSkills
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = Path(__file__).parent / "data" / "results_schema2_sample.csv"  # a schema-2 row of each variant and review
@@ -44,7 +44,7 @@ def synthetic(tmp_path, tiny_bert_dir, monkeypatch):
     for k, slug in enumerate(REVIEWS):
         write_review(tmp_path / "data", slug, n=40, n_pos=12, seed=k)
     config = SweepConfig(encoder=str(tiny_bert_dir), data_dir=str(tmp_path / "data"))
-    from helpers.trial import encoder_for
+    from helpers.methods.trial import encoder_for
 
     sample = pd.read_csv(SAMPLE, dtype={"settings": str}).drop_duplicates("variant")
     table = legacy_rows(sample, tmp_path / "data", encoder_for(config).identity())

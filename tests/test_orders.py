@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from conftest import write_review
-from helpers.config import SweepConfig, TrainingArgs
-from helpers.orders import orders, reading_order
-from helpers.peers import ASREVIEW_AL, TFIDF_LR
+from helpers.core.config import SweepConfig, TrainingArgs
+from helpers.methods.orders import orders, reading_order
+from helpers.methods.peers import ASREVIEW_AL, TFIDF_LR
 
 
 def test_the_training_records_come_first_then_the_ranking_ties_in_table_order():

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 from conftest import write_review
-from helpers.config import SweepConfig, TrainingArgs
-from helpers.peers import (ASREVIEW_AL, ASREVIEW_ONESHOT, SETFIT, TFIDF_LR, asreview_model, order_scores, screened,
+from helpers.core.config import SweepConfig, TrainingArgs
+from helpers.methods.peers import (ASREVIEW_AL, ASREVIEW_ONESHOT, SETFIT, TFIDF_LR, asreview_model, order_scores, screened,
                            simulate_order)
-from helpers.trial import Trial
-from helpers.variants import Base
+from helpers.methods.trial import Trial
+from helpers.methods.variants import Base
 
 BASE = Base()
 

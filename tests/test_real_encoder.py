@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from conftest import SHARED
-from helpers import results
-from helpers.config import settings
-from helpers.trial import Trial
-from helpers.variants import Base, Lora
+from helpers.core import results
+from helpers.core.config import settings
+from helpers.methods.trial import Trial
+from helpers.methods.variants import Base, Lora
 
 ROOT = Path(__file__).resolve().parents[1]
 

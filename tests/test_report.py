@@ -8,8 +8,8 @@ import nbformat
 import pytest
 
 from conftest import SHARED, write_review
-from helpers import report
-from helpers.report import notebooks
+from helpers.commands import report
+from helpers.commands.report import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTHETIC = {"nsaids": (120, 30), "antihistamines": (90, 20), "urinary_incontinence": (100, 24),
@@ -50,9 +50,9 @@ def test_bad_options_stop_before_any_work_with_a_message_naming_the_option(argv,
 
 
 def test_no_data_is_an_option_error_and_nothing_is_downloaded(tmp_path, capsys, monkeypatch):
-    import helpers.fetch
+    import helpers.core.fetch
 
-    monkeypatch.setattr(helpers.fetch, "_download", lambda *a, **k: pytest.fail("download attempted"))
+    monkeypatch.setattr(helpers.core.fetch, "_download", lambda *a, **k: pytest.fail("download attempted"))
     with pytest.raises(SystemExit):
         report.main(["--data-dir", str(tmp_path / "empty")])
     assert "--data-dir: no review data" in capsys.readouterr().err
@@ -89,7 +89,7 @@ def test_a_relative_out_dir_is_where_the_user_stands_not_under_notebooks(tmp_pat
     params = nbformat.v4.new_code_cell('mode = "smoke"\nout_dir = None\ndata_dir = None')
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(
-        "from helpers.page import settings_note\nfrom helpers.config import settings\n"
+        "from helpers.book.page import settings_note\nfrom helpers.core.config import settings\n"
         "S = settings(mode, out_dir=out_dir, data_dir=data_dir)\nsettings_note(S)\n"
         "(S.out_dir / 'marker.txt').write_text(S.data_dir)")]
     (tmp_path / "notebooks").mkdir()

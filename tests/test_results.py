@@ -3,7 +3,7 @@ import multiprocessing as mp
 import pandas as pd
 import pytest
 
-from helpers import results
+from helpers.core import results
 
 
 def key(**changes):
@@ -74,7 +74,7 @@ def test_a_reader_waits_for_a_writer_holding_the_lock(tmp_path):
     import threading
     import time
 
-    from helpers.io import file_lock
+    from helpers.core.io import file_lock
 
     path = tmp_path / "results.csv"
     results.append(path, [row(key(seed=0), 0.5)])

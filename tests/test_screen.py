@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from conftest import write_review
-from helpers import screen
-from helpers.config import SweepConfig
-from helpers.trial import Trial
-from helpers.screen import ScreenError
+from helpers.commands import screen
+from helpers.core.config import SweepConfig
+from helpers.methods.trial import Trial
+from helpers.commands.screen import ScreenError
 
 
 def references(n: int = 40, n_pos: int = 12, labelled=(4, 4), seed: int = 0) -> pd.DataFrame:
@@ -132,9 +132,9 @@ def test_ranking_equals_the_experiments_on_the_same_split(tiny_bert_dir, tmp_pat
     labels.iloc[trial.data.split.train] = table["label"].iloc[trial.data.split.train].map({1: "1", 0: "0"})
     refs = write(table[["title", "abstract"]].assign(included=labels.to_numpy()), tmp_path / "refs.csv")
     result = screen.screen(refs, method=method, encoder=str(tiny_bert_dir))
-    from helpers.beyond import candidate
-    from helpers.peers import TFIDF_LR
-    from helpers.variants import Lora
+    from helpers.methods.beyond import candidate
+    from helpers.methods.peers import TFIDF_LR
+    from helpers.methods.variants import Lora
 
     variant = {"lora": Lora(), "tfidf": TFIDF_LR, "asreview+base": candidate("concat:asreview+base@0.5")}[method]
     expected = variant.score(trial).scores
@@ -188,7 +188,7 @@ def test_a_duplicated_header_or_a_file_without_usable_text_is_a_clear_error(tmp_
 
 def test_ranking_a_file_without_an_encoder_never_imports_torch(tmp_path):
     path = write(references(n=40, labelled=(8, 8)), tmp_path / "refs.csv")
-    code = (f"import sys; from helpers import screen; screen.main([{str(path)!r}, '--method', 'tfidf', '--output', "
+    code = (f"import sys; from helpers.commands import screen; screen.main([{str(path)!r}, '--method', 'tfidf', '--output', "
             f"{str(tmp_path / 'out.csv')!r}]); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False") and (tmp_path / "out.csv").is_file()
@@ -222,12 +222,12 @@ def test_a_stopping_check_reads_the_order_and_says_stop_or_go_on_and_what_to_sam
     assert (check.read, check.total) == (48, 300) and check.found == int(pd.to_numeric(done["included"]).sum())
     assert [d[0] for d in check.decisions] == ["50 excluded in a row", "knee"]  # the heuristics, as notebook 10 names them
     assert check.test_now.startswith("p = ") and check.sample_size > 0
-    from helpers import stopping
+    from helpers.compute import stopping
 
     labels = screen.reading_labels(pd.read_csv(path), screen.prepare(screen.read_references(path), path=path),
                                    path=path, order_column=None)
     to_go = stopping.records_to_go(labels, 300)
-    assert stopping.recommended(labels, 300).at is None  # the verdict is helpers.stopping's on the same labels
+    assert stopping.recommended(labels, 300).at is None  # the verdict is helpers.compute.stopping's on the same labels
     assert check.recommendation.startswith(f"go on: about {to_go:,} more records, all excluded, before this rule can "
                                            f"stop ({stopping.RECOMMENDED.name})")
     assert "included records are still unread (95% confidence)" in check.recommendation
@@ -342,7 +342,7 @@ def test_the_commands_that_touch_asreview_leave_no_file_they_were_not_asked_to_w
                  ["ranked.ris", "--method", "tfidf", "--output", "ranked.xlsx"],
                  ["ranked.csv", "--check-stopping", "--sample-output", "sample.csv"]):
         subprocess.run([str(slr_screen), *argv], check=True, capture_output=True, cwd=scratch)
-    code = ("from helpers.peers import load_asreview; load_asreview(); "
+    code = ("from helpers.methods.peers import load_asreview; load_asreview(); "
             "from asreview.extensions import load_extension; load_extension('models.stoppers', 'slr-stop')")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=scratch)
     assert sorted(p.name for p in scratch.iterdir()) == ["ranked.csv", "ranked.ris", "ranked.xlsx", "refs.csv", "sample.csv"]

@@ -1,7 +1,7 @@
 """A reviewer's whole loop with slr-screen, round after round, on a real shared review: rank, label
 the next 40 in their own column, ask whether they may stop, re-rank — in CSV, RIS and XLSX, and
 from an ASReview export. At every round the labels read are the labels written, the header has no
-repeated column, the verdict is helpers.stopping's on the same labels, and the input is unchanged."""
+repeated column, the verdict is helpers.compute.stopping's on the same labels, and the input is unchanged."""
 
 import hashlib
 import re
@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import screen, stopping
+from helpers.commands import screen
+from helpers.compute import stopping
 
 ROUNDS, PER_ROUND = 4, 40
 

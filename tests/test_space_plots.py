@@ -7,8 +7,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers import plots  # noqa: E402
-from helpers.space import (block_means, chance_agreement, cosine_by_class, neighbour_agreement,  # noqa: E402
+from helpers.book import plots  # noqa: E402
+from helpers.compute.space import (block_means, chance_agreement, cosine_by_class, neighbour_agreement,  # noqa: E402
                            sample_per_class, tsne_2d)
 
 

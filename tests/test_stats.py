@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from helpers.stats import best_by_mean, comparison, mean_with_ci, method_means, paired, paired_against, verdict
+from helpers.compute.stats import best_by_mean, comparison, mean_with_ci, method_means, paired, paired_against, verdict
 
 
 def test_paired_agrees_with_scipy_on_a_hand_made_case():

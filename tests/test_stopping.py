@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.stats import hypergeom
 
-from helpers import stopping
+from helpers.compute import stopping
 
 
 def ranked(n: int, prevalence: float, bias: float, seed: int) -> np.ndarray:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from conftest import write_review
-from helpers.beyond import Fusion, LeaveOneOut, LoraCka
-from helpers.compose import Hybrid, PeftMerge
-from helpers.config import DistillArgs, SweepConfig, TrainingArgs
-from helpers.peers import ActiveLearning, AsreviewOneShot, Setfit, TfidfLR
-from helpers.trial import Trial
-from helpers.variants import (Base, ComposedSkills, Distilled, LogisticHead, Lora, LoraQuantized, LoraWanda, SvmHead,
+from helpers.methods.beyond import Fusion, LeaveOneOut, LoraCka
+from helpers.models.compose import Hybrid, PeftMerge
+from helpers.core.config import DistillArgs, SweepConfig, TrainingArgs
+from helpers.methods.peers import ActiveLearning, AsreviewOneShot, Setfit, TfidfLR
+from helpers.methods.trial import Trial
+from helpers.methods.variants import (Base, ComposedSkills, Distilled, LogisticHead, Lora, LoraQuantized, LoraWanda, SvmHead,
                               Variant, field_settings)
 
 REVIEWS = ("nsaids", "adhd", "triptans")
@@ -46,7 +46,7 @@ VARIANTS = [Base(), Base(SvmHead()), Lora(), LoraQuantized(), LoraWanda(),
 def variant_classes() -> set[type]:
     """Every variant class the package defines: each subclass of ``Variant``, found by walking the
     class tree once the modules that define them are imported, so no list is kept by hand."""
-    import helpers.beyond  # noqa: F401  (with helpers.peers and helpers.variants: every module defining variants)
+    import helpers.methods.beyond  # noqa: F401  (with helpers.methods.peers and helpers.methods.variants: every module defining variants)
 
     found, todo = set(), [Variant]
     while todo:
@@ -167,8 +167,8 @@ def test_every_variant_counts_its_flops_or_says_why_not(config, variant):
     import json
     import math
 
-    from helpers.flops import FlopCounts, RowWork, SplitTokens
-    from helpers.trial import encoder_for
+    from helpers.models.flops import FlopCounts, RowWork, SplitTokens
+    from helpers.methods.trial import encoder_for
 
     split = SplitTokens(np.full(16, 20), np.full(32, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
                              np.full(48, 25))

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from conftest import write_review
-from helpers import figures, writeup
-from helpers.compose import compositions
-from helpers.stats import best_by_mean, comparison, method_means, paired_against, paired_rows
+from helpers.book import figures, writeup
+from helpers.models.compose import compositions
+from helpers.compute.stats import best_by_mean, comparison, method_means, paired_against, paired_rows
 
 REVIEW = "nsaids"
 SEEDS = (0, 1, 2)
@@ -36,7 +36,7 @@ def test_screen_demo_counts_what_the_reader_reads():
 def test_datasets_on_one_review(tmp_path, tiny_bert_dir):
     from transformers import AutoTokenizer
 
-    from helpers.data import label_summary, share_within, token_lengths
+    from helpers.core.data import label_summary, share_within, token_lengths
 
     write_review(tmp_path, REVIEW, n=40, n_pos=10)
     labels = label_summary(tmp_path)
@@ -67,8 +67,8 @@ def test_before_after_on_one_review():
 
 
 def test_latency_tables_from_the_helpers(tiny_bert_dir, tmp_path):
-    from helpers.bench import memory_table
-    from helpers.encoder import load_encoder
+    from helpers.analysis.bench import memory_table
+    from helpers.models.encoder import load_encoder
 
     enc = load_encoder(str(tiny_bert_dir), cache_dir=None)
     standin = "tiny config, random weights (timing only)"
@@ -158,7 +158,7 @@ def stopping_runs(reviews, seeds):
 
 
 def test_when_to_stop_on_one_review():
-    from helpers.stopping import Consecutive, Knee, Statistical, evaluate, summarise
+    from helpers.compute.stopping import Consecutive, Knee, Statistical, evaluate, summarise
 
     evaluated = evaluate(stopping_runs([REVIEW], SEEDS), (Consecutive(20), Knee(), Statistical(check_every=5)))
     summary = summarise(evaluated)
@@ -173,7 +173,7 @@ def test_when_to_stop_on_one_review():
 
 
 def test_safe_stop_reports_the_development_choice_once_on_held_out_reviews():
-    from helpers.stopping import Consecutive, Statistical, choose, evaluate, summarise
+    from helpers.compute.stopping import Consecutive, Statistical, choose, evaluate, summarise
 
     rules = (Statistical(check_every=5), Statistical(check_every=5, confidence=0.8), Consecutive(40))
     evaluated = evaluate(stopping_runs(["dev1", "dev2", "held1", "held2"], range(8)), rules)
@@ -209,13 +209,13 @@ def test_safe_stop_reports_the_development_choice_once_on_held_out_reviews():
 def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
     import json
 
-    from helpers import cost
-    from helpers.flops import FlopCounts, SplitTokens
-    from helpers.power import Power
-    from helpers.config import DistillArgs, SweepConfig, TrainingArgs
-    from helpers.encoder import load_encoder
-    from helpers.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
-    from helpers.variants import Base, Distilled, Lora, LoraQuantized
+    from helpers.analysis import cost
+    from helpers.models.flops import FlopCounts, SplitTokens
+    from helpers.analysis.power import Power
+    from helpers.core.config import DistillArgs, SweepConfig, TrainingArgs
+    from helpers.models.encoder import load_encoder
+    from helpers.methods.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
+    from helpers.methods.variants import Base, Distilled, Lora, LoraQuantized
 
     config = SweepConfig(training=TrainingArgs(n_positive=8, n_negative=8, epochs=1))
     variants = {v.name: v for v in (Base(), Lora(), LoraQuantized(), Distilled(distillation=DistillArgs(steps=2, pairs=4)),
@@ -243,7 +243,7 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
 
 
 def test_distillation_on_one_review():
-    from helpers.config import DistillArgs
+    from helpers.core.config import DistillArgs
 
     names = ["student3-from-lora", "lora", "base", "student3"]
     rows = rows_of(names)

@@ -1,8 +1,8 @@
 """Helpers for the few-shot citation-screening report (see the README's architecture section).
 
 Importing the package changes nothing in the host process: no environment variable, no working
-directory. The command-line entry points (``python -m helpers.report``, ``slr-screen``) set
-offline mode for themselves (``helpers.config.offline``); no model or data set is ever
+directory. The command-line entry points (``python -m helpers.commands.report``, ``slr-screen``) set
+offline mode for themselves (``helpers.core.config.offline``); no model or data set is ever
 downloaded at run time.
 """
 

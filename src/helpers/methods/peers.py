@@ -1,0 +1,371 @@
+"""The methods a reader would use instead of the study's, as variants of the same sweep: each
+gets exactly the 16 training records and the evaluation set that Base and LoRA get for that
+review and seed, and returns the same record shape.
+
+- ``tfidf+lr``: scikit-learn TF-IDF (word 1–2-grams, sublinear tf, fitted on the screened
+  texts without labels) + the same logistic regression as phase 2.
+- ``setfit``: the `setfit` library's own training of the same encoder, with its defaults
+  (full fine-tuning, its own pair sampling and loss, logistic-regression head).
+- ``asreview-oneshot``: ASReview's default model (ELAS u4: TF-IDF 1–2-grams + linear SVM with
+  balanced sample weights), built through ASReview's own API, fitted once on the 16.
+- ``asreview-al``: ASReview's own simulation from the same 16 priors with that model and its
+  querier (max), one label per step, run until every included record is found. It gets a
+  label for every record it shows, so it is another regime: never averaged with the others.
+  With ``features`` it runs on this project's embeddings (alone or beside its TF-IDF) through
+  the registered feature extractor (``al-embeddings``, ``al-embeddings+tfidf``).
+
+Each is a frozen dataclass (``helpers.methods.variants``): its fields are its settings and its key.
+
+The screened records are the training and evaluation records of the trial (the whole review
+without an evaluation cap): ASReview fits its TF-IDF on exactly what it screens, and so do
+the other TF-IDF methods here.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from ..core.config import SweepConfig, knob, require
+from ..compute.metrics import work_saved
+from .trial import Scored
+from .variants import LogisticHead, Variant
+
+if TYPE_CHECKING:
+    from ..models.flops import Flops, RowWork
+    from .trial import Trial
+
+
+def load_asreview() -> None:
+    """Import ASReview's learner without the side effect of a dataset package it imports: at
+    import, that package installs a global `requests` cache writing ``synergy_cache.sqlite``
+    into the working directory. The install is skipped for the duration of the import (nothing
+    here downloads datasets), so no file is written and `requests` is left as it was."""
+    import sys
+
+    if "asreview.learner" in sys.modules:
+        return
+    from unittest import mock
+
+    import requests_cache
+
+    with mock.patch.object(requests_cache, "install_cache"):
+        import asreview.learner  # noqa: F401
+
+
+def screened(trial: Trial) -> pd.DataFrame:
+    """The records a method screens: training records first, then the evaluation set; with
+    title and abstract as ASReview reads them."""
+    data = trial.data
+    return pd.concat([data.train, data.eval])[["title", "abstract", "label"]].reset_index(drop=True)
+
+
+def plain_text(records: pd.DataFrame) -> list[str]:
+    """Title and abstract joined by a space (what ASReview's TF-IDF reads)."""
+    return (records["title"] + " " + records["abstract"]).tolist()
+
+
+@dataclass(frozen=True)
+class Lexical:
+    """A lexical model's features of the screened records, split as the trial splits them, and
+    the fit-and-score of its classifier on given features (so fusions can widen the features)."""
+
+    train: object
+    eval: object
+    labels: np.ndarray
+    fit_scores: object  # (train features, evaluation features) -> scores
+
+
+# ---------------------------------------------------------------- TF-IDF + logistic regression
+
+@dataclass(frozen=True)
+class TfidfLR(Variant):
+    """scikit-learn TF-IDF, fitted on the screened texts without labels, + a logistic regression."""
+
+    uses_encoder: ClassVar[bool] = False
+    family: ClassVar[str] = "tfidf"
+    ngram_range: tuple[int, int] = knob((1, 2), "word n-grams from / to")
+    sublinear_tf: bool = knob(True, "1 + log(tf) instead of raw counts")
+    head: LogisticHead = knob(LogisticHead(), "the classifier on the TF-IDF features")
+
+    def __post_init__(self):
+        require(isinstance(self.head, LogisticHead), f"TfidfLR's head is a logistic regression, got {self.head!r}")
+
+    @property
+    def name(self) -> str:
+        return "tfidf+lr"
+
+    @property
+    def label(self) -> str:
+        return "TF-IDF + LR" if self == type(self)() else self.name
+
+    def features(self, texts: list[str]):
+        """TF-IDF matrix of the screened texts. No word TF-IDF can use is an error saying so."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        try:
+            return TfidfVectorizer(ngram_range=self.ngram_range, sublinear_tf=self.sublinear_tf).fit_transform(texts)
+        except ValueError as exc:
+            if "empty vocabulary" in str(exc):
+                raise NoUsableText("no title or abstract holds a word TF-IDF can use (2 or more letters or "
+                                   "digits)") from exc
+            raise
+
+    def lexical(self, trial: Trial) -> Lexical:
+        records = screened(trial)
+        x = self.features(plain_text(records))
+        n = len(trial.data.split.train)
+
+        def fit_scores(tr, ev):
+            return self.head.scores(self.head.fit(tr, records["label"].to_numpy()[:n], seed=trial.seed), ev)
+
+        return Lexical(x[:n], x[n:], records["label"].to_numpy()[:n], fit_scores)
+
+    def score(self, trial: Trial) -> Scored:
+        start = time.perf_counter()
+        model = self.lexical(trial)
+        return Scored(model.fit_scores(model.train, model.eval), timings={"train_seconds": time.perf_counter() - start})
+
+
+class NoUsableText(ValueError):
+    """The screened texts hold nothing a method can read (e.g. TF-IDF: no word of 2+ letters)."""
+
+
+# ---------------------------------------------------------------- setfit
+
+def setfit_scores(model_path: str, train: pd.DataFrame, eval_texts: list[str], *, seed: int, max_length: int,
+                  num_iterations: int | None = None, device: str = "cpu") -> Scored:
+    """Train the setfit library on the few-shot set (its defaults) and score the evaluation
+    texts. Offline: the metric is a function, never a hub name."""
+    from datasets import Dataset
+    from setfit import SetFitModel, Trainer, TrainingArguments
+
+    model = SetFitModel.from_pretrained(model_path, device=device)
+    model.model_body.max_seq_length = max_length
+
+    def awss95(y_pred, y_true) -> dict:  # setfit passes predictions first
+        return {"awss95": work_saved(y_true, y_pred).awss}
+
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(output_dir=out, seed=seed, num_iterations=num_iterations, max_length=max_length,
+                                 show_progress_bar=False, report_to="none", save_strategy="no")
+        trainer = Trainer(model=model, args=args, metric=awss95, train_dataset=Dataset.from_dict(
+            {"text": train["text"].tolist(), "label": [int(v) for v in train["label"]]}))
+        start = time.perf_counter()
+        trainer.train()
+        train_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    scores = np.asarray(model.predict_proba(list(eval_texts), show_progress_bar=False))[:, 1]
+    return Scored(scores=scores, timings={"train_seconds": train_seconds,
+                                          "embed_seconds": time.perf_counter() - start})
+
+
+@dataclass(frozen=True)
+class Setfit(Variant):
+    """The setfit library's own training of the same encoder with its defaults: full fine-tuning
+    of the body, its pair sampling and loss, a logistic-regression head."""
+
+    num_iterations: int | None = knob(None, "setfit's pair-sampling iterations; None: its default oversampling")
+
+    @property
+    def name(self) -> str:
+        return "setfit"
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return {"setfit": metadata.version("setfit")}
+
+    def flops(self, work: RowWork) -> Flops:
+        from ..models.flops import NOT_MEASURED
+
+        return NOT_MEASURED._replace(counted="not measured (setfit's own training is not counted here)")
+
+    def score(self, trial: Trial) -> Scored:
+        from ..models.encoder import resolve_encoder_name
+
+        data = trial.data
+        return setfit_scores(resolve_encoder_name(trial.config.encoder), data.train, data.eval["text"].tolist(),
+                             seed=trial.seed, max_length=trial.encoder.max_length, device=str(trial.encoder.device),
+                             num_iterations=self.num_iterations)
+
+
+# ---------------------------------------------------------------- ASReview
+
+def asreview_model(name: str, seed: int):
+    """One of ASReview's model configurations (``elas_u4`` is its default) as ASReview builds it,
+    with the classifier's random state (where it has one) set so a seed gives the same numbers."""
+    load_asreview()
+    from asreview.learner import ActiveLearningCycle
+    from asreview.models.models import get_ai_config
+
+    cycle = ActiveLearningCycle.from_meta(get_ai_config(name)["value"])
+    if "random_state" in cycle.classifier.get_params():  # e.g. naive Bayes draws nothing at random
+        cycle.classifier.set_params(random_state=seed)
+    return cycle
+
+
+def asreview_scores(classifier, x) -> np.ndarray:
+    """What ASReview ranks by (``ActiveLearningCycle.rank``): the predicted probability where the
+    classifier has one, else its decision function (its default SVM)."""
+    try:
+        return classifier.predict_proba(x)[:, 1]
+    except AttributeError:
+        return classifier.decision_function(x)
+
+
+def asreview_reads(model: str) -> dict:
+    """The ASReview release and the full configuration a model name stands for."""
+    load_asreview()
+    from asreview.models.models import get_ai_config
+
+    return {"asreview": metadata.version("asreview"), "config": repr(get_ai_config(model)["value"])}
+
+
+@dataclass(frozen=True)
+class AsreviewOneShot(Variant):
+    """ASReview's model fitted once on the 16, ranking the rest (no further labels)."""
+
+    uses_encoder: ClassVar[bool] = False
+    family: ClassVar[str] = "asreview"
+    model: str = knob("elas_u4", "ASReview's model configuration (elas_u4: its default TF-IDF + SVM)")
+
+    @property
+    def name(self) -> str:
+        return "asreview-oneshot"
+
+    @property
+    def label(self) -> str:
+        return "ASReview one-shot" if self == type(self)() else self.name
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return asreview_reads(self.model)
+
+    def lexical(self, trial: Trial) -> Lexical:
+        """ASReview's own feature extractor fitted on the screened records; its classifier and
+        balancer on given features."""
+        cycle = asreview_model(self.model, trial.seed)
+        records = screened(trial)
+        try:
+            x = cycle.transform(records[["title", "abstract"]])
+        except ValueError as exc:
+            if "empty vocabulary" in str(exc):
+                raise NoUsableText("no title or abstract holds a word ASReview's TF-IDF can use") from exc
+            raise
+        n = len(trial.data.split.train)
+        labels = records["label"].to_numpy()[:n]
+
+        def fit_scores(tr, ev):
+            cycle.fit(tr, labels)
+            return asreview_scores(cycle.classifier, ev)
+
+        return Lexical(x[:n], x[n:], labels, fit_scores)
+
+    def score(self, trial: Trial) -> Scored:
+        start = time.perf_counter()
+        model = self.lexical(trial)
+        return Scored(model.fit_scores(model.train, model.eval), timings={"train_seconds": time.perf_counter() - start})
+
+
+def simulate_order(x, labels, priors: np.ndarray, *, cycle, skip_transform: bool = False) -> np.ndarray:
+    """ASReview's own simulation: label the priors, then let the cycle's model and querier pick
+    one record at a time (refitting after each) until every included record is found. ``x``
+    is what the cycle's feature extractor reads (title/abstract columns), or, with
+    ``skip_transform``, a ready feature matrix. Returns the labelling order as row positions,
+    priors first."""
+    load_asreview()
+    from asreview.learner import ActiveLearningCycle
+    from asreview.models.queriers import TopDown
+    from asreview.models.stoppers import IsFittable
+    from asreview.simulation.simulate import Simulate
+
+    cycles = [ActiveLearningCycle(querier=TopDown(), stopper=IsFittable()), cycle]
+    sim = Simulate(x, np.asarray(labels), cycles, print_progress=False, skip_transform=skip_transform)
+    sim.label(priors)
+    sim.review()
+    return sim._results["record_id"].to_numpy()
+
+
+def order_scores(order: np.ndarray, n_records: int) -> np.ndarray:
+    """Scores that rank records in labelling order (first read = highest); records never read
+    share the lowest score."""
+    scores = np.full(n_records, -float(n_records + 1))
+    scores[order] = -np.arange(len(order), dtype=float)
+    return scores
+
+
+AL_FEATURES = {"tfidf": "asreview-al", "embeddings": "al-embeddings", "embeddings+tfidf": "al-embeddings+tfidf"}
+
+
+@dataclass(frozen=True)
+class ActiveLearning(Variant):
+    """ASReview's simulation from the 16 priors (its model's classifier, balancer and querier, one
+    label per step, until every included record is found), scored by labelling order;
+    ``records_read`` and ``labels_used`` say what reaching 95 % cost."""
+
+    model: str = knob("elas_u4", "ASReview's model configuration (elas_u4: its default)")
+    features: str = knob("tfidf", "tfidf: ASReview's own; embeddings: this project's encoder (the registered "
+                                  "slr-embeddings extractor); embeddings+tfidf: both, concatenated")
+
+    def __post_init__(self):
+        require(self.features in AL_FEATURES,
+                f"ActiveLearning.features must be one of {tuple(AL_FEATURES)}, got {self.features!r}")
+
+    @property
+    def uses_encoder(self) -> bool:
+        return self.features != "tfidf"
+
+    @property
+    def name(self) -> str:
+        return AL_FEATURES[self.features] if self.model == "elas_u4" else f"{AL_FEATURES[self.features]}:{self.model}"
+
+    @property
+    def label(self) -> str:
+        return "ASReview active learning" if self.name == "asreview-al" else self.name
+
+    def reads(self, config: SweepConfig, review: str) -> dict:
+        return asreview_reads(self.model)
+
+    def flops(self, work: RowWork) -> Flops:
+        """On this project's embeddings, their forward over every record; ASReview's model is not counted."""
+        from ..models.flops import NOT_MEASURED, Flops
+
+        if self.features == "tfidf":
+            return NOT_MEASURED
+        return Flops(0.0, work.embedded(work.counts.base()), "embedding part only (ASReview's model is not counted)")
+
+    def score(self, trial: Trial) -> Scored:
+        records = screened(trial)
+        cycle = asreview_model(self.model, trial.seed)
+        x, skip_transform = records[["title", "abstract"]], False
+        if self.features != "tfidf":
+            from ..models.asreview_ext import ProjectEmbeddings
+            from ..compute.fusion import concatenate
+
+            extractor = ProjectEmbeddings(encoder=trial.config.encoder, normalize=trial.encoder.normalize,
+                                          max_length=trial.encoder.max_length)
+            if self.features == "embeddings":
+                cycle.feature_extractor = extractor
+            else:
+                x = concatenate(cycle.transform(x), extractor.fit_transform(x))
+                cycle.feature_extractor, skip_transform = None, True
+        n_train = len(trial.data.split.train)
+        start = time.perf_counter()
+        order = simulate_order(x, records["label"], np.arange(n_train), cycle=cycle, skip_transform=skip_transform)
+        scores = order_scores(order, len(records))[n_train:]
+        found = work_saved(records["label"].to_numpy()[n_train:], scores)
+        read = int(np.sum(scores >= found.threshold))
+        return Scored(scores=scores, timings={"train_seconds": time.perf_counter() - start},
+                      extra={"records_read": read, "labels_used": n_train + read})
+
+
+TFIDF_LR = TfidfLR()
+SETFIT = Setfit()
+ASREVIEW_ONESHOT = AsreviewOneShot()
+ASREVIEW_AL = ActiveLearning()
+ONE_SHOT_PEERS = (TFIDF_LR, SETFIT, ASREVIEW_ONESHOT)
+PEERS = ONE_SHOT_PEERS + (ASREVIEW_AL,)
