@@ -90,6 +90,7 @@ class TfidfLR(Variant):
 
     uses_encoder: ClassVar[bool] = False
     family: ClassVar[str] = "tfidf"
+    reader_label: ClassVar[str] = "TF-IDF + LR"
     ngram_range: tuple[int, int] = knob((1, 2), "word n-grams from / to")
     sublinear_tf: bool = knob(True, "1 + log(tf) instead of raw counts")
     head: LogisticHead = knob(LogisticHead(), "the classifier on the TF-IDF features")
@@ -100,10 +101,6 @@ class TfidfLR(Variant):
     @property
     def name(self) -> str:
         return "tfidf+lr"
-
-    @property
-    def label(self) -> str:
-        return "TF-IDF + LR" if self == type(self)() else self.name
 
     def features(self, texts: list[str]):
         """TF-IDF matrix of the screened texts. No word TF-IDF can use is an error saying so."""
@@ -232,15 +229,12 @@ class AsreviewOneShot(Variant):
 
     uses_encoder: ClassVar[bool] = False
     family: ClassVar[str] = "asreview"
+    reader_label: ClassVar[str] = "ASReview one-shot"
     model: str = knob("elas_u4", "ASReview's model configuration (elas_u4: its default TF-IDF + SVM)")
 
     @property
     def name(self) -> str:
         return "asreview-oneshot"
-
-    @property
-    def label(self) -> str:
-        return "ASReview one-shot" if self == type(self)() else self.name
 
     def reads(self, config: SweepConfig, review: str) -> dict:
         return asreview_reads(self.model)
@@ -307,6 +301,7 @@ class ActiveLearning(Variant):
     label per step, until every included record is found), scored by labelling order;
     ``records_read`` and ``labels_used`` say what reaching 95 % cost."""
 
+    reader_label: ClassVar[str] = "ASReview active learning"
     model: str = knob("elas_u4", "ASReview's model configuration (elas_u4: its default)")
     features: str = knob("tfidf", "tfidf: ASReview's own; embeddings: this project's encoder (the registered "
                                   "slr-embeddings extractor); embeddings+tfidf: both, concatenated")
@@ -322,10 +317,6 @@ class ActiveLearning(Variant):
     @property
     def name(self) -> str:
         return AL_FEATURES[self.features] if self.model == "elas_u4" else f"{AL_FEATURES[self.features]}:{self.model}"
-
-    @property
-    def label(self) -> str:
-        return "ASReview active learning" if self.name == "asreview-al" else self.name
 
     def reads(self, config: SweepConfig, review: str) -> dict:
         return asreview_reads(self.model)

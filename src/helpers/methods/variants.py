@@ -95,6 +95,7 @@ class Variant:
 
     uses_encoder: ClassVar[bool] = True  # False: the numbers do not depend on the encoder (TF-IDF, ASReview)
     trains: ClassVar[bool] = False       # True: the numbers rest on phase 1 with the sweep's arguments
+    reader_label: ClassVar[str | None] = None  # a reader's words for the class with its default settings
 
     @property
     def name(self) -> str:
@@ -103,8 +104,10 @@ class Variant:
 
     @property
     def label(self) -> str:
-        """What a reader sees in legends, tables and prose (``plots.method_label``); the name where
-        a variant gives no plainer words."""
+        """What a reader sees in legends, tables and prose (``plots.method_label``): the class's
+        ``reader_label`` where it has its default settings, else the name (which says what differs)."""
+        if self.reader_label is not None and self == type(self)():
+            return self.reader_label
         return self.name
 
     def score(self, trial: Trial) -> Scored:
@@ -210,15 +213,13 @@ def head_scores(head: Head, embedded, labels, *, seed: int) -> np.ndarray:
 class Base(Variant):
     """The encoder without phase 1, then the head."""
 
+    reader_label: ClassVar[str] = "Base"
     head: Head = knob(LogisticHead(), "phase 2's classifier")
 
     @property
     def name(self) -> str:
         return "base" + self.head.suffix
 
-    @property
-    def label(self) -> str:
-        return "Base" if self.name == "base" else self.name
 
     def embeddings(self, trial: Trial):
         return trial.base_embeddings
@@ -248,6 +249,7 @@ class Lora(Variant):
     ``changes`` alters phase 1's arguments from the sweep's; the key holds the arguments that
     result, so two ways of naming the same recipe share their rows."""
 
+    reader_label: ClassVar[str] = "LoRA (study)"
     head: Head = knob(LogisticHead(), "phase 2's classifier")
     changes: tuple[tuple[str, object], ...] = knob((), "phase-1 arguments changed from the sweep's, e.g. "
                                                        "(('learning_rate', 0.002),)", key=False)
@@ -263,9 +265,6 @@ class Lora(Variant):
         parts = [CHANGE_NAMES.get(k, k + "{}").format(v) for k, v in self.changes]
         return "-".join(["lora", *parts]) + self.head.suffix
 
-    @property
-    def label(self) -> str:
-        return "LoRA (study)" if self.name == "lora" else self.name
 
     def training(self, config: SweepConfig) -> TrainingArgs:
         return replace(config.training, **dict(self.changes))
@@ -382,14 +381,14 @@ class LoraWanda(Variant):
     def name(self) -> str:
         return f"lora+wanda{round(self.sparsity * 100)}"
 
-    @property
-    def label(self) -> str:
-        return f"LoRA + Wanda {round(self.sparsity * 100)} %"
-
     def flops(self, work: RowWork) -> Flops:
         # Wanda multiplies densely: the same FLOPs, plus its calibration pass over the training texts
         calibration = work.embedded(work.counts.adapted(work.training()), work.split.train)
         return after_phase1_flops(work, "counted (pruned weights multiplied densely)", more_training=calibration)
+
+    @property
+    def label(self) -> str:
+        return f"LoRA + Wanda {round(self.sparsity * 100)} %"
 
     def stand_in(self, encoder, config: SweepConfig, *, calibration_texts: list[str]):
         """Pruned on ``calibration_texts``; its zeros stay dense."""

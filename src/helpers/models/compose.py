@@ -183,12 +183,12 @@ class PeftMerge:
     def name(self) -> str:
         return f"peft-{self.combination}"
 
+    def apply(self, adapters: list[Encoder], *, seed: int) -> Encoder:
+        return peft_merge(adapters, self.combination, density=self.density, svd_rank=self.svd_rank, seed=seed)
+
     @property
     def label(self) -> str:
         return f"peft {self.combination}"
-
-    def apply(self, adapters: list[Encoder], *, seed: int) -> Encoder:
-        return peft_merge(adapters, self.combination, density=self.density, svd_rank=self.svd_rank, seed=seed)
 
 
 def compositions(*, quantile: float | None = None, rank: int | None = None) -> tuple:
