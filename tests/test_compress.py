@@ -5,7 +5,7 @@ from torch import nn
 
 from conftest import synthetic_texts
 from helpers.models.compress import (cast, encoder_linears, quantize_weights, quantize_int8_dynamic, sparsity_of,
-                              wanda_mask, wanda_prune)
+                                     wanda_mask, wanda_prune)
 from helpers.core.config import TrainingArgs
 from helpers.models.contrastive import with_lora
 from helpers.models.encoder import load_encoder

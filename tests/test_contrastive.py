@@ -8,7 +8,7 @@ from transformers import BertConfig, BertModel
 from conftest import synthetic_texts
 from helpers.core.config import TrainingArgs
 from helpers.models.contrastive import (adapter_dir, contrastive_loss, lora_config, train_lora,
-                                 trainable_parameter_count)
+                                        trainable_parameter_count)
 from helpers.models.encoder import SPECTER_CONFIG, Encoder, load_encoder
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from conftest import write_review
 from helpers.core.data import (DataError, REVIEWS, available_reviews, label_summary, load_review, missing_reviews,
-                          resolve_data_dir, split_available, table_checksum, validate_review_table)
+                               resolve_data_dir, split_available, table_checksum, validate_review_table)
 
 
 def test_registry_has_the_20_reviews_with_study_counts():

@@ -4,7 +4,7 @@ import pytest
 from conftest import write_review
 from helpers.core.config import SweepConfig, TrainingArgs
 from helpers.methods.peers import (ASREVIEW_AL, ASREVIEW_ONESHOT, SETFIT, TFIDF_LR, asreview_model, order_scores, screened,
-                           simulate_order)
+                                   simulate_order)
 from helpers.methods.trial import Trial
 from helpers.methods.variants import Base
 

@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 
 from helpers.book import plots  # noqa: E402
 from helpers.compute.space import (block_means, chance_agreement, cosine_by_class, neighbour_agreement,  # noqa: E402
-                           sample_per_class, tsne_2d)
+                                   sample_per_class, tsne_2d)
 
 
 def test_sample_per_class_caps_each_class_and_is_seeded():

@@ -14,7 +14,7 @@ from helpers.core.config import DistillArgs, SweepConfig, TrainingArgs
 from helpers.methods.peers import ActiveLearning, AsreviewOneShot, Setfit, TfidfLR
 from helpers.methods.trial import Trial
 from helpers.methods.variants import (Base, ComposedSkills, Distilled, LogisticHead, Lora, LoraQuantized, LoraWanda, SvmHead,
-                              Variant, field_settings)
+                                      Variant, field_settings)
 
 REVIEWS = ("nsaids", "adhd", "triptans")
 FAST = TrainingArgs(n_positive=8, n_negative=8, epochs=1)

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..core.config import (CommandParser, add_knob_options, check_knobs, knob_overrides, notebook_paths, offline,
-                     reach_scheduler, settings, writable_folder)
+                           reach_scheduler, settings, writable_folder)
 
 
 def notebooks(root: Path | None = None) -> list[Path]:
