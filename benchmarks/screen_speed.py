@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from helpers.core.data import available_reviews, load_review
-from helpers.commands.screen import demo_file
+from helpers.commands.screen_rank import demo_file
 
 
 def five_thousand(folder: Path, n_records: int) -> Path:

@@ -70,7 +70,7 @@ def test_show_code_unfolds(tmp_path, book):
 
 def test_settings_box_shows_resolved_values_and_no_local_paths(tmp_path):
     from helpers.book.site import SETTINGS_MIME
-    from helpers.core.config import project_root
+    from helpers.core.project import project_root
 
     nb = executed_notebook("01 · First", 1.0)
     nb.cells[2].source = f'mode = "full"\nseeds = None\nout_dir = "{project_root() / "build" / "x"}"'

@@ -9,7 +9,7 @@ from conftest import synthetic_texts
 from helpers.core.config import TrainingArgs
 from helpers.models.contrastive import (adapter_dir, contrastive_loss, lora_config, train_lora,
                                         trainable_parameter_count)
-from helpers.models.encoder import SPECTER_CONFIG, Encoder, load_encoder
+from helpers.models.encoder import SPECTER_CONFIG, load_encoder
 
 
 def numpy_loss(x, y, pos, tau):

@@ -130,7 +130,7 @@ def test_the_reader_s_table_puts_each_mean_beside_its_interval_and_shows_no_coun
     rows = pd.DataFrame({"review": ["a", "a", "b", "b"], "seed": [0, 1, 0, 0], "variant": ["base", "base", "base", "tfidf+lr"],
                          "flops_counted": ["counted"] * 3 + ["not measured (no torch model)"],
                          **{c: [1.0, 3.0, 4.0, np.nan] for c in ("awss", "train_flops", "inference_flops_per_citation",
-                                                                   "energy_wh", "co2_g", "hours_saved", "hours_saved_slow",
+                                                                   "flops_per_citation", "energy_wh", "co2_g", "hours_saved", "hours_saved_slow",
                                                                    "hours_saved_per_wh")}})
     methods = cost.method_costs(rows)
     shown = cost.readable(methods, labels=str.upper).set_index("method")
@@ -178,6 +178,36 @@ def test_a_student_s_teacher_pass_is_priced_as_embedding_not_training(enc):
     powers = {phase: Power(phase, 36.0, "estimated (test)", 0.1, "BRA", 20.0, rate)
               for phase, rate in (("training", 1e9), ("embedding", 4e9), ("scoring", np.nan))}
     energy = cost.cost_table(pd.DataFrame([row]), [student], counts, lambda review, seed: split, powers)["energy_wh"].iloc[0]
-    train, inference, _, teacher = student.flops(RowWork("r", 0, settings, counts, lambda review, seed: split))
+    flops = student.flops(RowWork("r", 0, settings, counts, lambda review, seed: split))
+    train, inference, teacher = flops.train, flops.inference, flops.teacher_pass
     assert 0 < teacher < train
     assert energy == pytest.approx(36.0 * ((train - teacher) / 1e9 + (inference + teacher) / 4e9) / 3600)
+
+
+def test_sparse_work_is_counted_but_costs_the_seconds_it_recorded():
+    """A lexical method's FLOPs come from its replay; its energy stays the seconds its row recorded
+    (sparse arithmetic runs far below an encoder's FLOP rate, so that rate would understate it)."""
+    import json
+
+    import pandas as pd
+
+    from helpers.compute.sparse_flops import WorkLog
+    from helpers.core.config import SweepConfig
+    from helpers.methods.peers import TfidfLR
+
+    log = WorkLog()
+    log.entries = [("vectorise", "tfidf", 5000, 50, 900, 0), ("fit", "logistic", 1600, 16, 900, 12),
+                   ("score", "probability", 3400, 34, 900, 0)]
+    row = {"review": "r", "seed": 0, "key": "k", "variant": "tfidf+lr", "awss": 0.5,
+           "settings": json.dumps(TfidfLR().settings(SweepConfig(), "r")), "n_train": 16, "n_eval": 34, "n_eval_included": 5,
+           "tpr": 1.0, "tnr": 0.5, "seconds": 2.0, "train_seconds": 1.5}
+    powers = {phase: Power(phase, watts, "estimated (test)", 0.1, "BRA", 20.0, rate)
+              for phase, watts, rate in (("training", 40.0, 1e9), ("embedding", 30.0, 4e9), ("scoring", 20.0, np.nan))}
+    table = {name: cost.cost_table(pd.DataFrame([row]), [TfidfLR()], None, None, powers, progress=False,
+                                   replays=replays).iloc[0]
+             for name, replays in (("counted", lambda variant, r: {"awss": 0.5, "work": log.table()}), ("none", None))}
+    counted = table["counted"]
+    assert counted["flops_counted"] == "counted (sparse)"
+    assert counted["train_flops"] > 0 and counted["flops_per_citation"] * 50 > counted["train_flops"]
+    assert np.isnan(table["none"]["train_flops"])
+    assert counted["energy_wh"] == table["none"]["energy_wh"] == pytest.approx((40.0 * 1.5 + 20.0 * 0.5) / 3600)

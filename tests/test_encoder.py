@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from conftest import synthetic_texts
-from helpers.models.encoder import (ArrayStore, EncoderError, display_name, load_encoder, pool, random_encoder,
-                                    resolve_encoder_name)
+from helpers.models.embedding import pool
+from helpers.models.embedding_cache import ArrayStore
+from helpers.models.encoder import EncoderError, display_name, load_encoder, random_encoder, resolve_encoder_name
 
 
 def test_local_path_without_st_config_uses_cls_and_its_own_limit(tiny_bert_dir, tmp_path):

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from conftest import write_review
-from helpers.commands import screen
+from helpers.commands import screen, screen_input, screen_output, screen_rank, screen_stopping
 from helpers.core.config import SweepConfig
 from helpers.methods.trial import Trial
-from helpers.commands.screen import ScreenError
+from helpers.commands.screen_input import ScreenError
 
 
 def references(n: int = 40, n_pos: int = 12, labelled=(4, 4), seed: int = 0) -> pd.DataFrame:
@@ -54,14 +54,14 @@ def test_each_format_is_read_ranked_and_written_back_in_its_format(tmp_path, suf
     path = write(references(), tmp_path / f"refs{suffix}")
     before = path.read_bytes()
     with pytest.warns(UserWarning, match="the study uses 8 per class"):
-        result = screen.screen(path, method="tfidf")
+        result = screen_rank.screen(path, method="tfidf")
     r = result.records
     assert len(r) == 40 and r["labelled"].sum() == 8 and result.summary["to rank"] == 32
     assert r["rank"].tolist()[:32] == list(range(1, 33)) and r["rank"].isna().sum() == 8
     assert r["score"].iloc[:32].is_monotonic_decreasing and r["score"].iloc[32:].isna().all()
-    out = screen.write(result, screen.default_output(path), input_path=path)
+    out = screen_output.write(result, screen_output.default_output(path), input_path=path)
     assert out.name == f"refs.ranked{suffix}" and path.read_bytes() == before  # input untouched
-    back = screen.read_references(out)
+    back = screen_input.read_references(out)
     assert len(back) == 40
     if suffix == ".ris":  # extra fields travel as ASReview notes, labels as its relevant/irrelevant notes
         text = out.read_text()
@@ -74,7 +74,7 @@ def test_records_without_abstract_are_ranked_on_title_and_duplicates_kept_and_fl
     df = references()
     df.loc[20, "abstract"] = ""
     df.loc[21] = df.loc[22]
-    result = screen.screen(write(df, tmp_path / "refs.csv"), method="tfidf")
+    result = screen_rank.screen(write(df, tmp_path / "refs.csv"), method="tfidf")
     r = result.records.set_index(result.records.index)
     assert r.loc[20, "no_abstract"] and np.isfinite(r.loc[20, "score"])
     assert r.loc[22, "duplicate"] and not r.loc[21, "duplicate"] and len(r) == 40
@@ -91,35 +91,35 @@ def test_records_without_abstract_are_ranked_on_title_and_duplicates_kept_and_fl
 def test_bad_input_names_file_column_and_value(tmp_path, change, message):
     path = write(change(references()), tmp_path / "refs.csv")
     with pytest.raises(ScreenError, match=f"refs.csv: {message}"):
-        screen.screen(path, method="tfidf")
+        screen_rank.screen(path, method="tfidf")
 
 
 def test_empty_file_undecodable_bytes_and_named_label_column(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("\n")
     with pytest.raises(ScreenError, match="empty.csv: the file is empty"):
-        screen.screen(empty)
+        screen_rank.screen(empty)
     bad = tmp_path / "latin.csv"
     bad.write_bytes("title,abstract,included\nna\xefve,x,yes\n".encode("latin-1"))
     with pytest.raises(ScreenError, match=r"latin.csv: not UTF-8 at byte 26 \(b'\\xef'\)"):
-        screen.screen(bad)
+        screen_rank.screen(bad)
     df = references().rename(columns={"included": "decision"})
     df["decision"] = df["decision"].replace({"yes": "Included", "no": "EXCLUDED"})
     path = write(df, tmp_path / "refs.csv")
     with pytest.raises(ScreenError, match="no label column"):
-        screen.screen(path, method="tfidf")
+        screen_rank.screen(path, method="tfidf")
     with pytest.raises(ScreenError, match="no column 'verdict'"):
-        screen.screen(path, method="tfidf", label_column="verdict")
+        screen_rank.screen(path, method="tfidf", label_column="verdict")
     with pytest.warns(UserWarning):
-        assert screen.screen(path, method="tfidf", label_column="decision").summary["labelled included"] == 4
+        assert screen_rank.screen(path, method="tfidf", label_column="decision").summary["labelled included"] == 4
 
 
 def test_output_never_overwrites_the_input(tmp_path):
     path = write(references(), tmp_path / "refs.csv")
     with pytest.warns(UserWarning):
-        result = screen.screen(path, method="tfidf")
+        result = screen_rank.screen(path, method="tfidf")
     with pytest.raises(ScreenError, match="would overwrite the input"):
-        screen.write(result, path, input_path=path)
+        screen_output.write(result, path, input_path=path)
 
 
 @pytest.mark.parametrize("method", ["lora", "tfidf", "asreview+base"])
@@ -131,7 +131,7 @@ def test_ranking_equals_the_experiments_on_the_same_split(tiny_bert_dir, tmp_pat
     labels = pd.Series([""] * len(table), dtype=object)
     labels.iloc[trial.data.split.train] = table["label"].iloc[trial.data.split.train].map({1: "1", 0: "0"})
     refs = write(table[["title", "abstract"]].assign(included=labels.to_numpy()), tmp_path / "refs.csv")
-    result = screen.screen(refs, method=method, encoder=str(tiny_bert_dir))
+    result = screen_rank.screen(refs, method=method, encoder=str(tiny_bert_dir))
     from helpers.methods.beyond import candidate
     from helpers.methods.peers import TFIDF_LR
     from helpers.methods.variants import Lora
@@ -174,7 +174,7 @@ def test_a_duplicated_header_or_a_file_without_usable_text_is_a_clear_error(tmp_
     path = tmp_path / "dup.csv"
     path.write_text("title,abstract,included,Included\na,b,yes,\n")
     with pytest.raises(ScreenError, match=r"dup.csv: column\(s\) \['Included', 'included'\] appear more than once"):
-        screen.screen(path)
+        screen_rank.screen(path)
     letters = references(n=20, n_pos=6, labelled=(3, 3)).assign(title=list("abcdefghijklmnopqrst"), abstract="")
     short = write(letters, tmp_path / "letters.csv")
     for method in ("tfidf", "asreview"):
@@ -183,7 +183,7 @@ def test_a_duplicated_header_or_a_file_without_usable_text_is_a_clear_error(tmp_
         assert "letters.csv: no title or abstract holds a word" in err and "Traceback" not in err, err
     empty = write(letters.assign(title=""), tmp_path / "empty_text.csv")
     with pytest.raises(ScreenError, match="every record's title and abstract are empty"):
-        screen.screen(empty, method="tfidf")
+        screen_rank.screen(empty, method="tfidf")
 
 
 def test_ranking_a_file_without_an_encoder_never_imports_torch(tmp_path):
@@ -203,8 +203,8 @@ def screened_so_far(tmp_path, read: int, *, gap: bool = False) -> tuple[Path, pd
     shown.iloc[[0, 1, 2, 3, 100, 101, 102, 103]] = table["label"].iloc[[0, 1, 2, 3, 100, 101, 102, 103]].astype(str)
     refs = write(table[["title", "abstract"]].assign(included=shown.to_numpy()), tmp_path / "refs.csv")
     with pytest.warns(UserWarning):
-        ranked = screen.screen(refs, method="tfidf")
-    out = screen.write(ranked, tmp_path / "ranked.csv", input_path=refs)
+        ranked = screen_rank.screen(refs, method="tfidf")
+    out = screen_output.write(ranked, tmp_path / "ranked.csv", input_path=refs)
     done = pd.read_csv(out)
     truth = table["label"].to_numpy()[done["position"]]
     reading = done["rank"].le(read) & done["rank"].notna()
@@ -218,14 +218,14 @@ def screened_so_far(tmp_path, read: int, *, gap: bool = False) -> tuple[Path, pd
 
 def test_a_stopping_check_reads_the_order_and_says_stop_or_go_on_and_what_to_sample(tmp_path, capsys):
     path, done = screened_so_far(tmp_path, read=40)
-    check = screen.check_stopping(path, recall_target=0.95, confidence=0.95, seed=3)
+    check = screen_stopping.check_stopping(path, recall_target=0.95, confidence=0.95, seed=3)
     assert (check.read, check.total) == (48, 300) and check.found == int(pd.to_numeric(done["included"]).sum())
     assert [d[0] for d in check.decisions] == ["50 excluded in a row", "knee"]  # the heuristics, as notebook 10 names them
     assert check.test_now.startswith("p = ") and check.sample_size > 0
     from helpers.compute import stopping
 
-    labels = screen.reading_labels(pd.read_csv(path), screen.prepare(screen.read_references(path), path=path),
-                                   path=path, order_column=None)
+    prepared = screen_input.prepare(screen_input.read_references(path), path=path)
+    labels = screen_stopping.reading_labels(pd.read_csv(path), prepared, path=path, order_column=None)
     to_go = stopping.records_to_go(labels, 300)
     assert stopping.recommended(labels, 300).at is None  # the verdict is helpers.compute.stopping's on the same labels
     assert check.recommendation.startswith(f"go on: about {to_go:,} more records, all excluded, before this rule can "
@@ -234,7 +234,7 @@ def test_a_stopping_check_reads_the_order_and_says_stop_or_go_on_and_what_to_sam
     sample = pd.read_csv(check.sample_path)
     assert len(sample) == min(check.sample_size, 252) and sample["record"].between(1, 300).all()
     assert set(sample["record"] - 1).isdisjoint(set(np.flatnonzero(done["included"].notna())))  # unread only
-    again = screen.check_stopping(path, seed=3)
+    again = screen_stopping.check_stopping(path, seed=3)
     assert pd.read_csv(again.sample_path).equals(sample)  # seeded
     assert screen.main([str(path), "--check-stopping", "--seed", "3"]) == 0
     out = capsys.readouterr().out
@@ -246,15 +246,15 @@ def test_a_stopping_check_reads_the_order_and_says_stop_or_go_on_and_what_to_sam
 def test_labels_out_of_reading_order_or_a_file_without_order_are_errors_naming_the_record(tmp_path):
     path, _ = screened_so_far(tmp_path, read=10, gap=True)
     with pytest.raises(ScreenError, match=r"ranked.csv: record \d+ \(rank 2\) is not labelled but record \d+ \(rank 10\)"):
-        screen.check_stopping(path)
+        screen_stopping.check_stopping(path)
     no_order = write(references(), tmp_path / "plain.csv")
     with pytest.raises(ScreenError, match="plain.csv: no reading order"):
-        screen.check_stopping(no_order)
+        screen_stopping.check_stopping(no_order)
     frame = pd.read_csv(path)
     frame.loc[frame["rank"] == 5, "rank"] = "fifth"
     frame.to_csv(tmp_path / "bad.csv", index=False)
     with pytest.raises(ScreenError, match=r"bad.csv: column 'rank' has order value 'fifth' at record \d+"):
-        screen.check_stopping(tmp_path / "bad.csv")
+        screen_stopping.check_stopping(tmp_path / "bad.csv")
 
 
 def test_each_bad_input_or_option_is_named_before_any_work_and_leaves_nothing_behind(tmp_path, capsys, monkeypatch):
@@ -273,7 +273,7 @@ def test_each_bad_input_or_option_is_named_before_any_work_and_leaves_nothing_be
         assert screen.main([str(tmp_path / name), *extra]) == 2
         assert message in capsys.readouterr().err
     ranked_once = []
-    monkeypatch.setattr(screen, "rank", lambda *a, **k: ranked_once.append(1) or pytest.fail("ranked before checking"))
+    monkeypatch.setattr(screen_rank, "rank", lambda *a, **k: ranked_once.append(1) or pytest.fail("ranked before checking"))
     for argv, message in [
         ([str(refs), "--output", str(tmp_path / "folder")], "folder: is a folder; name a file"),
         ([str(refs), "--output", str(tmp_path / "a_file" / "out.csv")], "is a file, not a folder"),
@@ -303,16 +303,16 @@ def test_two_decision_columns_that_disagree_are_an_error_naming_both_and_the_rec
     frame = pd.read_csv(write(references(), tmp_path / "refs.csv"))
     frame["label_included"] = frame["included"]
     frame.to_csv(tmp_path / "agree.csv", index=False)
-    prepared = screen.prepare(screen.read_references(tmp_path / "agree.csv"), path=tmp_path / "agree.csv")
-    assert screen.decisions_note(prepared).startswith("column `included`: ")  # they agree: ASReview's first name is read
+    prepared = screen_input.prepare(screen_input.read_references(tmp_path / "agree.csv"), path=tmp_path / "agree.csv")
+    assert screen_input.decisions_note(prepared).startswith("column `included`: ")  # they agree: ASReview's first name is read
     frame.loc[20, "label_included"] = "yes"
     frame.to_csv(tmp_path / "two.csv", index=False)
     with pytest.raises(ScreenError, match=r"two.csv: columns 'included' and 'label_included' both hold decisions and "
                                           r"differ at record 21 \(included: blank, label_included: 'yes'\); name the one"):
-        screen.prepare(screen.read_references(tmp_path / "two.csv"), path=tmp_path / "two.csv")
-    chosen = screen.prepare(screen.read_references(tmp_path / "two.csv"), path=tmp_path / "two.csv",
+        screen_input.prepare(screen_input.read_references(tmp_path / "two.csv"), path=tmp_path / "two.csv")
+    chosen = screen_input.prepare(screen_input.read_references(tmp_path / "two.csv"), path=tmp_path / "two.csv",
                             label_column="label_included")
-    assert screen.decisions_note(chosen).startswith("column `label_included`: ")
+    assert screen_input.decisions_note(chosen).startswith("column `label_included`: ")
 
 
 def test_a_reviewers_own_column_named_like_ours_is_an_error_not_dropped(tmp_path, capsys):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.commands import screen
+from helpers.commands import screen, screen_input, screen_rank, screen_stopping
 from helpers.compute import stopping
 
 ROUNDS, PER_ROUND = 4, 40
@@ -22,7 +22,7 @@ def md5(path: Path) -> str:
 
 
 def records_of(path: Path) -> pd.DataFrame:
-    return screen.read_references(path)
+    return screen_input.read_references(path)
 
 
 def label_next(path: Path, truth: pd.Series, n: int) -> None:
@@ -76,7 +76,7 @@ def header_of(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("fmt", [".csv", ".ris", ".xlsx"])
 def test_four_rounds_of_rank_label_check_rerank(fmt, shared_data, tmp_path, capsys):
-    first, hidden = screen.demo_file("nsaids", tmp_path, seed=0, data_dir=shared_data)
+    first, hidden = screen_rank.demo_file("nsaids", tmp_path, seed=0, data_dir=shared_data)
     truth = dict(zip(pd.read_csv(first)["title"].str.strip(), hidden))
     current = tmp_path / f"round1{fmt}"
     assert screen.main([str(first), "--output", str(current)]) == 0
@@ -86,7 +86,8 @@ def test_four_rounds_of_rank_label_check_rerank(fmt, shared_data, tmp_path, caps
         labels = expected_sequence(current)
         assert len(labels) == 16 + PER_ROUND * round_
         raw = records_of(current)
-        read = screen.reading_labels(raw, screen.prepare(raw, path=current), path=current, order_column=None)
+        prepared = screen_input.prepare(raw, path=current)
+        read = screen_stopping.reading_labels(raw, prepared, path=current, order_column=None)
         assert np.array_equal(read, labels)  # the labels read are the labels written, in the order read
         before = md5(current)
         assert screen.main([str(current), "--check-stopping", "--sample-output", str(tmp_path / "sample.csv")]) == 0

@@ -158,7 +158,8 @@ def stopping_runs(reviews, seeds):
 
 
 def test_when_to_stop_on_one_review():
-    from helpers.compute.stopping import Consecutive, Knee, Statistical, evaluate, summarise
+    from helpers.compute.stopping_evaluation import evaluate, summarise
+    from helpers.compute.stopping_settings import Consecutive, Knee, Statistical
 
     evaluated = evaluate(stopping_runs([REVIEW], SEEDS), (Consecutive(20), Knee(), Statistical(check_every=5)))
     summary = summarise(evaluated)
@@ -173,7 +174,8 @@ def test_when_to_stop_on_one_review():
 
 
 def test_safe_stop_reports_the_development_choice_once_on_held_out_reviews():
-    from helpers.compute.stopping import Consecutive, Statistical, choose, evaluate, summarise
+    from helpers.compute.stopping_evaluation import choose, evaluate, summarise
+    from helpers.compute.stopping_settings import Consecutive, Statistical
 
     rules = (Statistical(check_every=5), Statistical(check_every=5, confidence=0.8), Consecutive(40))
     evaluated = evaluate(stopping_runs(["dev1", "dev2", "held1", "held2"], range(8)), rules)
@@ -214,6 +216,8 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
     from helpers.analysis.power import Power
     from helpers.core.config import DistillArgs, SweepConfig, TrainingArgs
     from helpers.models.encoder import load_encoder
+    from helpers.book.plots import method_label
+    from helpers.compute.sparse_flops import WorkLog
     from helpers.methods.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
     from helpers.methods.variants import Base, Distilled, Lora, LoraQuantized
 
@@ -230,11 +234,26 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
     split = lambda review, seed: tokens  # noqa: E731
     power = {phase: Power(phase, 30.0, "estimated (test)", 0.1, "BRA", 1.0, rate)
              for phase, rate in (("training", 1e9), ("embedding", 2e9), ("scoring", np.nan))}
-    per_row = cost.cost_table(rows, list(variants.values()), counts, split, power)
+    def replays(variant, row):  # a stored replay's work log: active learning refits 40 times
+        log = WorkLog()
+        log.entries = [("vectorise", "tfidf", 30000, 300, 5000, 0)] + [
+            entry for t in range(40 if variant.name == "asreview-al" else 1)
+            for entry in (("fit", "svm", 100 * (16 + t), 16 + t, 5000, 8), ("score", "decision", 100 * (284 - t), 284 - t, 5000, 0))]
+        return {"awss": row["awss"], "work": log.table()}
+
+    per_row = cost.cost_table(rows, list(variants.values()), counts, split, power, replays=replays, progress=False)
     assert per_row["key"].tolist() == rows["key"].tolist()  # each cost joins its results row by key
     methods = cost.method_costs(per_row)
     w = writeup.cost_of_screening(methods, power, counts=counts, timings={}, country="BRA", seconds_per_abstract=30,
                                   n_reviews=1)
+    all_flops = methods.set_index("variant")["flops_per_citation"]
+    assert all_flops.notna().all() and all_flops["asreview-al"] > all_flops["asreview-oneshot"]
+    assert (f"Base's forward alone costs {all_flops['base'] / all_flops['asreview-al']:,.0f}× what ASReview's active "
+            f"learning spends") in w.body
+    front = methods["variant"].to_numpy()[cost.cost_fronts(methods)["flops_per_citation"]]
+    assert "**Every method on the FLOP axis**" in w.body and " → ".join(
+        f"{method_label(v)} ({all_flops[v]:.3g}" for v in front[:1]) in w.body
+    assert "every retraining of active learning included" in w.after
     per_wh = methods.set_index("variant")["hours_saved_per_wh"]
     assert f"({per_wh.max():,.1f} h of reading per Wh)" in w.headline and "estimated energy" in w.headline
     assert "Energy is codecarbon's estimate" in w.after and "(1 GFLOP/s training, 2 GFLOP/s embedding)" in w.body

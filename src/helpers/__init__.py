@@ -2,7 +2,7 @@
 
 Importing the package changes nothing in the host process: no environment variable, no working
 directory. The command-line entry points (``python -m helpers.commands.report``, ``slr-screen``) set
-offline mode for themselves (``helpers.core.config.offline``); no model or data set is ever
+offline mode for themselves (``helpers.core.cli.offline``); no model or data set is ever
 downloaded at run time.
 """
 

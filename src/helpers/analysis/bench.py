@@ -14,7 +14,7 @@ import torch
 
 from ..core.config import SweepConfig, TrainingArgs
 from ..models.contrastive import make_optimizer, training_step, with_lora
-from ..models.encoder import Encoder
+from ..models.embedding import Encoder
 
 
 def synthetic_batch(encoder: Encoder, batch_size: int, seq_len: int, *, seed: int = 0,

@@ -52,6 +52,12 @@ def row_energy(row, powers: dict, *, train_flops: float = float("nan"), inferenc
     return (powers["training"].watts * train + powers["embedding"].watts * embed + powers["scoring"].watts * rest) / 3600
 
 
+def torch_part(total: float, sparse: float) -> float:
+    """The FLOPs of a phase an encoder ran: the phase's count less its sparse part; NaN where the
+    phase is sparse work alone, whose energy is the seconds the row recorded."""
+    return float("nan") if sparse > 0 and total == sparse else total - sparse
+
+
 def variants_by_name(variants) -> dict:
     """The variants by their results-table name; two different variants under one name are refused
     (a row could not tell which computed it)."""
@@ -62,15 +68,60 @@ def variants_by_name(variants) -> dict:
     return by_name
 
 
+def stored_replays(config, encoder, *, folder, recompute: bool = False) -> Callable:
+    """``(variant, row) -> replay``: a variant's ``replay`` of one stored row (its work re-run and
+    watched: sparse models, setfit's own loop), stored as an artefact keyed by the row's key and
+    the libraries that ran it. A replay that reproduces the row's ranking must give the row's
+    AWSS@95 (to the 16 digits the results table keeps), or the count would describe another run:
+    that is an error naming the row. ``config``: the sweep's settings (each row's own split size
+    and evaluation cap are used)."""
+    from contextlib import nullcontext
+    from dataclasses import replace
+
+    from ..core.artefacts import library_versions, stored
+    from ..core.progress import to_terminal
+    from ..methods.trial import Trial
+
+    libraries = library_versions("scikit-learn", "asreview", "setfit", "sentence-transformers", "transformers")
+
+    def replay(variant, row) -> dict:
+        cap = row["eval_cap"]
+        trial = Trial(replace(config, n_per_class=int(row["n_per_class"]),
+                              eval_cap=None if cap is None or cap != cap else int(cap)),
+                      row["review"], int(row["seed"]), encoder=encoder)
+        quiet = to_terminal() if variant.name == "setfit" else nullcontext()
+
+        def compute() -> dict:
+            with quiet:
+                return variant.replay(trial)
+
+        values = stored("replay", {"row": row["key"], "format": REPLAY_FORMAT, "libraries": libraries}, compute,
+                        folder=folder, recompute=recompute)
+        if "awss" in values and abs(values["awss"] - row["awss"]) > 1e-12:  # the table keeps 16 digits
+            raise ValueError(f"replaying {row['variant']} on {row['review']}, seed {row['seed']} (row {row['key']}) "
+                             f"ranks with AWSS@95 {values['awss']!r}, the stored row {row['awss']!r}: its count would "
+                             f"describe another run; recompute the row")
+        return values
+
+    return replay
+
+
+REPLAY_FORMAT = 1  # what a replay records (``WorkLog`` entries, ``ForwardLog`` calls); changed, replays are redone
+
+
 def cost_table(rows, variants, counts: FlopCounts, split_tokens: Callable, powers: dict, *,
-               seconds_per_abstract: float = SECONDS_PER_ABSTRACT) -> "pd.DataFrame":
+               replays: Callable | None = None, seconds_per_abstract: float = SECONDS_PER_ABSTRACT,
+               progress: bool = True) -> "pd.DataFrame":
     """Every row (by its results key) with its derived costs: training and inference FLOPs (each
     row's variant counts its own, ``Variant.flops``; ``variants``: those the rows were computed
-    with) and what was counted, inference FLOPs per citation, energy (Wh) and CO₂e (g) with their
-    source, and the hours of reading it saves at the 95 % recall point, per Wh."""
+    with; ``replays``: ``stored_replays``, for the variants that count from a replay) and what was
+    counted, inference FLOPs per citation, energy (Wh) and CO₂e (g) with their source, and the
+    hours of reading it saves at the 95 % recall point, per Wh."""
     import json
 
     import pandas as pd
+
+    from ..core.progress import progress as bar
 
     by_name = variants_by_name(variants)
     missing = sorted(set(rows["variant"]) - set(by_name))
@@ -78,16 +129,20 @@ def cost_table(rows, variants, counts: FlopCounts, split_tokens: Callable, power
         raise ValueError(f"cost_table: rows of {missing}, but no such variant was passed")
     out = []
     intensity = powers["embedding"].kg_co2_per_kwh
-    for _, row in rows.iterrows():
-        work = RowWork(row["review"], int(row["seed"]), json.loads(row["settings"]), counts, split_tokens)
-        train, inference, counted, embedded = by_name[row["variant"]].flops(work)
-        energy = row_energy(row, powers, train_flops=train - embedded, inference_flops=inference + embedded)
+    for _, row in bar(rows.iterrows(), desc="costs per row", total=len(rows), enabled=progress):
+        replayed = None if replays is None else (lambda variant, row=row: replays(variant, row))
+        work = RowWork(row["review"], int(row["seed"]), json.loads(row["settings"]), counts, split_tokens, replayed)
+        flops = by_name[row["variant"]].flops(work)
+        train, inference, counted = flops.train, flops.inference, flops.counted
+        energy = row_energy(row, powers, train_flops=torch_part(train - flops.teacher_pass, flops.sparse_train),
+                            inference_flops=torch_part(inference, flops.sparse_inference) + flops.teacher_pass)
         hours = float(reading_hours_saved(row["n_eval"], row["n_eval_included"], row["tpr"], row["tnr"],
                                           seconds_per_abstract=seconds_per_abstract))
         out.append({"key": row["key"], "review": row["review"], "seed": int(row["seed"]), "variant": row["variant"],
                     "awss": row["awss"],
                     "train_flops": train, "inference_flops": inference, "flops_counted": counted,
                     "inference_flops_per_citation": inference / (row["n_train"] + row["n_eval"]),
+                    "flops_per_citation": (train + inference) / (row["n_train"] + row["n_eval"]),
                     "energy_wh": energy, "co2_g": energy / 1000 * intensity * 1000,
                     "hours_saved": hours, "hours_saved_slow": hours * SECONDS_PER_ABSTRACT_SLOW / seconds_per_abstract,
                     "hours_saved_per_wh": hours / energy if energy > 0 else float("nan")})
@@ -101,8 +156,8 @@ def method_costs(table) -> "pd.DataFrame":
 
     from ..compute.stats import mean_with_ci
 
-    columns = ("awss", "train_flops", "inference_flops_per_citation", "energy_wh", "co2_g", "hours_saved",
-               "hours_saved_slow", "hours_saved_per_wh")
+    columns = ("awss", "train_flops", "inference_flops_per_citation", "flops_per_citation", "energy_wh", "co2_g",
+               "hours_saved", "hours_saved_slow", "hours_saved_per_wh")
     out = []
     for variant, group in table.groupby("variant", sort=False):
         per_review = group.groupby("review")[list(columns)].mean()
@@ -122,7 +177,9 @@ def method_costs(table) -> "pd.DataFrame":
 def readable(methods, labels: Callable[[str], str] = str) -> "pd.DataFrame":
     """``method_costs`` as a reader's table: one column per quantity to three significant figures,
     the 95 % CI beside the mean where it varies between reviews in a way that matters (AWSS@95,
-    energy, reading saved, and per Wh). What each FLOP count covers is ``flops_counted``."""
+    energy, reading saved, and per Wh). "FLOPs per citation" is inference's; "all FLOPs per citation"
+    adds training (what notebook 09's machine-free axis shows). What each FLOP count covers is
+    ``flops_counted``."""
     import pandas as pd
 
     from ..compute.stats import with_ci
@@ -136,6 +193,7 @@ def readable(methods, labels: Callable[[str], str] = str) -> "pd.DataFrame":
         "method": [labels(v) for v in methods["variant"]], "reviews": methods["reviews"],
         "AWSS@95": column("awss"), "training FLOPs": column("train_flops", ci=False),
         "FLOPs per citation": column("inference_flops_per_citation", ci=False),
+        "all FLOPs per citation": column("flops_per_citation", ci=False),
         "energy per review, Wh": column("energy_wh"), "CO₂e, g": column("co2_g", ci=False),
         "reading saved, h": column("hours_saved"), "at 72 s, h": column("hours_saved_slow", ci=False),
         "hours saved per Wh": column("hours_saved_per_wh")})
@@ -149,6 +207,17 @@ def pareto_front(cost, benefit) -> np.ndarray:
         (cost[j] <= cost[i] and benefit[j] >= benefit[i] and (cost[j] < cost[i] or benefit[j] > benefit[i]))
         for j in range(len(cost)) if j != i and not np.isnan(cost[j]))]
     return np.array(sorted(keep, key=lambda i: cost[i]), dtype=int)
+
+
+def cost_fronts(methods, columns=("flops_per_citation", "energy_wh")) -> dict[str, np.ndarray]:
+    """The Pareto front of mean AWSS@95 against each cost column of ``method_costs`` (positions;
+    a method without a count, or with a zero cost, is off that axis)."""
+    awss = methods["awss"].to_numpy(dtype=float)
+    fronts = {}
+    for column in columns:
+        x = methods[column].to_numpy(dtype=float)
+        fronts[column] = pareto_front(np.where(x > 0, x, np.nan), awss)
+    return fronts
 
 
 def with_batch_costs(latency, flops: dict, power: dict):
@@ -184,7 +253,8 @@ def screening_costs(rows, variants, settings, encoder, reviews: list[str], *,
     power = stored_power(encoder, config.training, device=str(encoder.device), folder=settings.artefacts_dir,
                          country=settings.country, recompute=settings.recompute, min_seconds=settings.power_seconds)
     counts = FlopCounts(encoder)
-    table = cost_table(rows, variants, counts, split_token_counts(lengths, config), power,
+    replays = stored_replays(config, encoder, folder=settings.artefacts_dir, recompute=settings.recompute)
+    table = cost_table(rows, variants, counts, split_token_counts(lengths, config), power, replays=replays,
                        seconds_per_abstract=seconds_per_abstract)
     return table, power, counts
 

@@ -17,7 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import NamedTuple
 
-from ..core.config import SweepConfig, machine_description, project_root
+from ..core.config import SweepConfig
+from ..core.project import machine_description, project_root
 
 HEADLINE_MIME = "application/vnd.slr.headline+json"
 COMPUTE_MIME = "application/vnd.slr.compute+json"
@@ -120,7 +121,7 @@ class Run(NamedTuple):
 
     settings: object  # config.Settings
     config: SweepConfig
-    encoder: object   # encoder.Encoder
+    encoder: object   # embedding.Encoder
     reviews: list[str]
     missing: list[str]
 

@@ -268,3 +268,36 @@ def learning_curves(awss: pd.DataFrame, realised: pd.DataFrame, flops: pd.DataFr
         ax.set(xlabel="labelled citations per class, k (log₂)", title=title)
     axes[0].legend(fontsize=8, loc="best")
     return fig
+
+
+COST_AXES = {"flops_per_citation": "FLOPs per citation screened, training and inference (counted, any machine)",
+             "energy_wh": "energy per review and seed, Wh"}
+
+
+def awss_against_cost(methods: pd.DataFrame, fronts: dict[str, np.ndarray], *, energy: str, country: str) -> plt.Figure:
+    """Notebook 09's figure: each method's mean AWSS@95 against its counted FLOPs per citation
+    (machine-free) and against its energy per review (this machine, ``energy``: "estimated" or
+    "measured"), with the Pareto front of each (``fronts``: positions, ``cost.cost_fronts``).
+    Squares: work counted from the non-zeros of sparse matrices; circles: an encoder's products."""
+    from matplotlib.ticker import NullFormatter
+
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5), layout="constrained")
+    sparse = methods["flops_counted"].str.startswith("counted (sparse)").to_numpy()
+    for ax, column in zip(axes, COST_AXES):
+        x = methods[column].to_numpy(dtype=float)
+        for k, (variant, xv, yv) in enumerate(zip(methods["variant"], x, methods["awss"])):
+            if np.isfinite(xv) and xv > 0:
+                ax.scatter(xv, yv, s=60, marker="s" if sparse[k] else "o", color=method_color(variant, k),
+                           label=method_label(variant))
+        front = fronts[column]
+        ax.plot(x[front], methods["awss"].to_numpy()[front], color="black", lw=1, ls="--", marker="o", ms=13,
+                mfc="none", label="Pareto front")
+        shown = x[np.isfinite(x) & (x > 0)]
+        ax.set(xscale="log", xlabel=COST_AXES[column] + (f" ({energy})" if column == "energy_wh" else ""),
+               ylabel="AWSS@95 (mean over reviews)",
+               xlim=(min(shown.min() / 2, shown.max() / 20), shown.max() * 2))  # a decade at least: ratios read true
+        ax.xaxis.set_minor_formatter(NullFormatter())  # decade labels only: minor ones collide on a short axis
+    axes[0].set_title("Per citation: machine-free (squares: sparse work, counted from its non-zeros)", fontsize=11)
+    axes[1].set_title(f"Per review: this machine, {country} grid")
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig

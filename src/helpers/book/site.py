@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..core.config import machine_description, notebook_paths, project_root
+from ..core.project import machine_description, notebook_paths, project_root
 from .page import COMPUTE_MIME, HEADLINE_MIME, SETTINGS_MIME, shown
 
 STAMP_PACKAGES = ("slr-screening-helpers", "torch", "transformers", "peft", "sentence-transformers", "setfit",

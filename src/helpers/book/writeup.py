@@ -698,6 +698,7 @@ def cost_of_screening(methods: pd.DataFrame, power: dict, *, counts, timings: di
         f"saves the most, {per_wh[best]:,.1f} hours of reading per Wh of compute; "
         + ", ".join(f"{method_label(v)} {per_wh[v]:,.1f}" for v in ("lora", "base", "asreview-al")
                     if v in per_wh.index and v != best) + ".",
+        _flop_axis(methods),
         f"**Phase 1's price** (counted): {m.loc['lora', 'train_flops']:.3g} FLOPs per review and seed — the cost of "
         f"embedding about {m.loc['lora', 'train_flops'] / m.loc['base', 'inference_flops_per_citation']:,.0f} citations — "
         f"for a mean AWSS@95 of {m.loc['lora', 'awss']:.3f} against Base's {m.loc['base', 'awss']:.3f}.",
@@ -741,6 +742,27 @@ def cost_of_screening(methods: pd.DataFrame, power: dict, *, counts, timings: di
         f"{m.loc['lora', 'hours_saved']:.1f} h of reading saved; Base, without phase 1, saves {m.loc['base', 'hours_saved']:.1f} h.",
         _bullets(lines), tables=(("study vs here: the study's speed-ups are time ratios on its machine; a lower precision "
                                   "multiplies the same matrices, so its FLOP ratio is 1", vs, {"hide_index": True, "decimals": 2}),),
-        after=(f"FLOPs are counted matrix products of the encoder run ({_count(n_reviews, 'review')}); TF-IDF and ASReview's "
-               "models are not torch models and have no FLOP count here (their energy is their seconds at the scoring "
-               "power). " + ("Energy is codecarbon's estimate: this machine exposes no power meter." if estimated else "")))
+        after=(f"FLOPs are counted ({_count(n_reviews, 'review')}): an encoder's matrix products; setfit's own batches "
+               "replayed at the same per-length costs; TF-IDF's and ASReview's sparse arithmetic from the non-zeros of "
+               "what each step reads, every retraining of active learning included. Sparse work's energy is the seconds "
+               "it recorded at the scoring power: its FLOPs run far below an encoder's rate. "
+               + ("Energy is codecarbon's estimate: this machine exposes no power meter." if estimated else "")))
+
+
+def _flop_axis(methods: pd.DataFrame) -> str:
+    """Every method on the machine-free axis: the cheapest and the dearest per citation screened,
+    what the encoder costs against active learning's every retraining, and the Pareto front."""
+    from ..analysis.cost import cost_fronts
+
+    m = methods.set_index("variant")
+    per_citation = m["flops_per_citation"].dropna()
+    cheap, dear = per_citation.idxmin(), per_citation.idxmax()
+    front = methods["variant"].to_numpy()[cost_fronts(methods)["flops_per_citation"]]
+    al = (f"; Base's forward alone costs {per_citation['base'] / per_citation['asreview-al']:,.0f}× what ASReview's "
+          f"active learning spends, every retraining and re-ranking included ({per_citation['asreview-al']:.3g})"
+          if {"base", "asreview-al"} <= set(per_citation.index) else "")
+    return (f"**Every method on the FLOP axis** (counted, per citation screened, training and inference): from "
+            f"{method_label(cheap)}'s {per_citation[cheap]:.3g} to {method_label(dear)}'s {per_citation[dear]:.3g}{al}. "
+            f"The Pareto front of AWSS@95 against FLOPs: "
+            + " → ".join(f"{method_label(v)} ({m.loc[v, 'flops_per_citation']:.3g}, AWSS@95 {m.loc[v, 'awss']:.3f})"
+                         for v in front) + ".")

@@ -99,7 +99,7 @@ def migrate_table(table: pd.DataFrame, *, data_dir: str | None = None) -> pd.Dat
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..core.config import offline
+    from ..core.cli import offline
     from ..core.io import atomic_path, file_lock
 
     offline()

@@ -19,8 +19,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..core.config import (CommandParser, add_knob_options, check_knobs, knob_overrides, notebook_paths, offline,
-                           reach_scheduler, settings, writable_folder)
+from ..core.cli import CommandParser, add_knob_options, check_knobs, knob_overrides, offline
+from ..core.config import reach_scheduler, settings
+from ..core.project import notebook_paths, writable_folder
 
 
 def notebooks(root: Path | None = None) -> list[Path]:

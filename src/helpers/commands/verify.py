@@ -23,7 +23,7 @@ SEEDS = (0, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..core.config import offline
+    from ..core.cli import offline
 
     offline()
     p = argparse.ArgumentParser(prog="python -m helpers.commands.verify", description=__doc__,

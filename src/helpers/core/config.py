@@ -1,4 +1,4 @@
-"""Where the project lives and every knob of a run: the one definition of both.
+"""Every knob of a run: the one definition of each.
 
 Three frozen dataclasses, each validated when it is built and documented field by field
 where the field is defined (as setfit's ``TrainingArguments`` and peft's ``LoraConfig`` are):
@@ -9,50 +9,25 @@ where the field is defined (as setfit's ``TrainingArguments`` and peft's ``LoraC
 - ``Settings``: what a run mode decides, with the sweep's knobs under the same names.
 
 A knob has one name from the command line (``--eval-cap``) to every notebook's parameters
-cell (``eval_cap``) to these classes; ``Settings.sweep()`` copies the shared fields by name.
-No torch here: the command-line tools and the runner check their options before anything
-heavy is imported.
+cell (``eval_cap``) to these classes; ``Settings.sweep()`` copies the shared fields by name, and
+the command line is built from their fields and help (``cli``). Where the project lives is in
+``project``. No torch here: the command-line tools and the runner check their options before
+anything heavy is imported.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import ClassVar
 
+from .project import PACKAGE_ROOT, project_root
+
 MODES = ("smoke", "full")
-PACKAGE_ROOT = Path(__file__).resolve().parents[3]
 SMOKE_REVIEWS = ("nsaids", "antihistamines", "skeletal_muscle_relaxants", "urinary_incontinence")
 PAIR_CHOICES = ("random", "all")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-
-
-def project_root() -> Path:
-    """The checkout this package lives in (editable install), else the working directory."""
-    return PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").is_file() else Path.cwd()
-
-
-def notebook_paths(root: Path | None = None) -> list[Path]:
-    """The numbered notebooks, in book order."""
-    return sorted((root or project_root()).joinpath("notebooks").glob("[0-9][0-9]_*.ipynb"))
-
-
-def offline() -> None:
-    """Offline mode for a command-line entry point and the notebooks it starts (they inherit its
-    environment): models and data are read from disk, never downloaded; tokenizers stay
-    single-threaded inside worker processes. A user who wants downloads sets
-    HF_HUB_OFFLINE=0 first."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
-def machine_description() -> str:
-    """This machine in a few words: stored in every results row and on every page's stamp."""
-    return f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def knob(default, help: str, *, key: bool = True):
@@ -100,31 +75,6 @@ def reach_scheduler(scheduler: str | None, *, timeout: float = 3.0) -> None:
             pass
     except OSError as exc:
         raise ValueError(f"no Dask scheduler answers at {scheduler} within {timeout:g} s ({exc.strerror or exc})") from None
-
-
-def writable_folder(path: str | Path) -> Path:
-    """``path`` as a folder this process can create or write into: every existing part of it must
-    be a folder, and the deepest existing one writable. A ValueError naming the part otherwise."""
-    path = Path(path).expanduser().resolve()
-    existing = path
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ValueError(f"{path}: {existing} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{path}: {existing} is not writable")
-    return path
-
-
-class CommandParser(argparse.ArgumentParser):
-    """argparse with its errors on one line ("prog: --option value: what is wrong") and exit code
-    2, as every other error of the command-line tools."""
-
-    def error(self, message: str):
-        import sys
-
-        print(f"{self.prog}: {message}", file=sys.stderr)
-        raise SystemExit(2)
 
 
 def check_device(device: str) -> str:
@@ -383,58 +333,3 @@ def settings(mode: str = "smoke", out_dir: str | Path | None = None, **overrides
     if out_dir is not None:
         given["out_dir"] = Path(out_dir)
     return Settings(**{**_mode_defaults(mode, project_root()), **given})
-
-
-# ---------------------------------------------------------------- knobs on a command line
-
-def add_knob_options(parser: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
-    """One ``--option`` per named ``Settings`` knob, its help the knob's own and its type read from
-    the field's annotation, so a knob is defined once. Every default is None (a bool: off): what is
-    not given is the mode's default (``settings``), and the help says what that is."""
-    import types
-    import typing
-
-    hints = typing.get_type_hints(Settings)
-    by_name = {f.name: f for f in fields(Settings)}
-    for name in names:
-        f, hint = by_name[name], hints[name]
-        flag, help_ = "--" + name.replace("_", "-"), f"{f.metadata['help']} (default: {_default_text(name, f.default)})"
-        optional = typing.get_origin(hint) in (typing.Union, types.UnionType)
-        args = [arg for arg in typing.get_args(hint) if arg is not type(None)] if optional else [hint]
-        if name == "mode":
-            parser.add_argument(flag, choices=MODES, default=None, help=help_)
-        elif hint is bool:
-            parser.add_argument(flag, action="store_true", default=None, help=help_)
-        elif typing.get_origin(args[0]) is tuple:
-            parser.add_argument(flag, nargs="+", type=typing.get_args(args[0])[0], default=None, help=help_)
-        elif str in args and bool in args:  # normalize: auto, or yes/no
-            parser.add_argument(flag, choices=("auto", "true", "false"), default=None, help=help_,
-                                type=str.lower)
-        else:
-            parser.add_argument(flag, type=int if args[0] is int else str, default=None, help=help_)
-
-
-def _default_text(name: str, default) -> str:
-    return "the mode's" if name in ("out_dir", "seeds", "eval_cap", "reviews") else str(default)
-
-
-def knob_overrides(options: argparse.Namespace, names: tuple[str, ...]) -> dict:
-    """The knobs given on the command line, as ``settings`` takes them after the mode (its first
-    argument): normalize's words as bools."""
-    given = {name: getattr(options, name) for name in names if name != "mode" and getattr(options, name) is not None}
-    if "normalize" in given:
-        given["normalize"] = {"auto": "auto", "true": True, "false": False}[given["normalize"]]
-    return given
-
-
-def check_knobs(parser: argparse.ArgumentParser, mode: str, overrides: dict) -> Settings:
-    """The run's settings, each given knob validated by the dataclasses alone (no second copy of
-    their rules); a bad one exits through ``parser.error`` naming its option and value."""
-    for name, value in overrides.items():
-        try:
-            settings(mode, **{name: value})
-        except ValueError as exc:
-            shown = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-            reason = re.sub(r"^(Settings|SweepConfig)\.\w+ ", "", str(exc))
-            parser.error(f"--{name.replace('_', '-')} {shown}: {reason}")
-    return settings(mode, **overrides)

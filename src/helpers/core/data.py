@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import project_root
+from .project import project_root
 
 REQUIRED_COLUMNS = ("record_id", "pmid", "title", "abstract", "label")
 DEFAULT_SEP = "[SEP]"

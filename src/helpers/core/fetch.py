@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import project_root
+from .project import project_root
 from .data import REVIEWS, candidate_data_dirs, table_checksum
 from .io import atomic_path
 from .progress import progress as progress_bar

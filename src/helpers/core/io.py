@@ -15,7 +15,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import project_root
+from .project import project_root
 
 _HOST = socket.gethostname().replace("-", "_")
 TEMP_MARK = ".tmp-"

@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from ..compute.sparse_flops import WorkLog
 from ..core.config import Settings, SweepConfig, knob, require
-from .peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR, ActiveLearning, AsreviewOneShot, TfidfLR
+from .peers import (ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR, ActiveLearning, AsreviewOneShot, TfidfLR, counted_sparse,
+                    replayed)
 from .trial import Scored, embed_split
 from .variants import (Base, LogisticHead, Lora, SvmHead, Variant, after_phase1_flops, composed_flops, composed_from,
                        compose_for, head_scores)
@@ -57,16 +59,33 @@ class Fusion(Variant):
     def name(self) -> str:
         return f"{self.kind}:{self.lexical.family}+{self.embedding.name}" + ("" if self.weight == 1 else f"@{self.weight:g}")
 
+    @property
+    def replays(self) -> bool:
+        return True
+
+    def replay(self, trial: Trial) -> dict:
+        """The lexical model's work (its features, and its fit and scoring on them: widened by the
+        embeddings for ``concat``) entered while the fusion runs again."""
+        log = WorkLog()
+        return replayed(trial, self._fused(trial, log), log)
+
     def flops(self, work: RowWork) -> Flops:
-        """Only the embedding part runs a torch model: its count, so labelled."""
+        """The embedding model's counted FLOPs and the lexical model's, counted from its replay."""
         inner = self.embedding.flops(work.with_settings(work.settings["embedding"]))
-        return inner._replace(counted="embedding part only (the lexical model is not counted)")
+        lexical = counted_sparse(work.replay(self))
+        return inner._replace(train=inner.train + lexical.train, inference=inner.inference + lexical.inference,
+                              counted=f"{inner.counted}; lexical model {lexical.counted}",
+                              sparse_train=lexical.sparse_train, sparse_inference=lexical.sparse_inference)
 
     def score(self, trial: Trial) -> Scored:
+        start = time.perf_counter()
+        scores = self._fused(trial)
+        return Scored(scores, timings={"train_seconds": time.perf_counter() - start})
+
+    def _fused(self, trial: Trial, log: WorkLog | None = None) -> np.ndarray:
         from ..compute.fusion import concatenate, rank_average
 
-        start = time.perf_counter()
-        lexical = self.lexical.lexical(trial)
+        lexical = self.lexical.lexical(trial, log)
         if self.kind == "concat":
             emb = self.embedding.embeddings(trial)
             scores = lexical.fit_scores(concatenate(lexical.train, emb.train, weight=self.weight),
@@ -74,7 +93,7 @@ class Fusion(Variant):
         else:
             scores = rank_average(lexical.fit_scores(lexical.train, lexical.eval), self.embedding.score(trial).scores,
                                   weights=(1.0, self.weight))
-        return Scored(scores, timings={"train_seconds": time.perf_counter() - start})
+        return scores
 
 
 # ---------------------------------------------------------------- composed skills for a new review

@@ -34,11 +34,12 @@ import pandas as pd
 
 from ..core.config import SweepConfig, knob, require
 from ..compute.metrics import work_saved
+from ..compute.sparse_flops import CountingModel, NotCounted, WorkLog, work_flops
 from .trial import Scored
 from .variants import LogisticHead, Variant
 
 if TYPE_CHECKING:
-    from ..models.flops import Flops, RowWork
+    from ..models.flops import Flops, ForwardLog, RowWork
     from .trial import Trial
 
 
@@ -71,6 +72,24 @@ def plain_text(records: pd.DataFrame) -> list[str]:
     return (records["title"] + " " + records["abstract"]).tolist()
 
 
+def replayed(trial: Trial, scores: np.ndarray, log: WorkLog) -> dict:
+    """What a lexical method's replay stores: its work log and the AWSS@95 of the ranking the
+    replay produced (checked against the stored row's)."""
+    return {"awss": float(work_saved(trial.data.eval["label"].to_numpy(), scores).awss), "work": log.table()}
+
+
+def counted_sparse(replay: dict | None) -> Flops:
+    """A lexical method's counted FLOPs from its replay: fitting is training; vectorising and
+    scoring are reading the records, as embedding them is for an encoder."""
+    from ..models.flops import NOT_MEASURED, Flops
+
+    if replay is None:
+        return NOT_MEASURED._replace(counted="not measured (counted only by re-running it: no replay given)")
+    parts = work_flops(replay["work"])
+    train, inference = parts["fit"], parts["vectorise"] + parts["score"]
+    return Flops(train, inference, "counted (sparse)", sparse_train=train, sparse_inference=inference)
+
+
 @dataclass(frozen=True)
 class Lexical:
     """A lexical model's features of the screened records, split as the trial splits them, and
@@ -84,8 +103,30 @@ class Lexical:
 
 # ---------------------------------------------------------------- TF-IDF + logistic regression
 
+class OneShotLexical(Variant):
+    """A lexical model fitted once on the 16 (its ``lexical``): scored, and replayed with its work
+    entered (vectorising, the fit, the scoring pass), the same way for each."""
+
+    @property
+    def replays(self) -> bool:
+        return True
+
+    def replay(self, trial: Trial) -> dict:
+        log = WorkLog()
+        model = self.lexical(trial, log)
+        return replayed(trial, model.fit_scores(model.train, model.eval), log)
+
+    def flops(self, work: RowWork) -> Flops:
+        return counted_sparse(work.replay(self))
+
+    def score(self, trial: Trial) -> Scored:
+        start = time.perf_counter()
+        model = self.lexical(trial)
+        return Scored(model.fit_scores(model.train, model.eval), timings={"train_seconds": time.perf_counter() - start})
+
+
 @dataclass(frozen=True)
-class TfidfLR(Variant):
+class TfidfLR(OneShotLexical):
     """scikit-learn TF-IDF, fitted on the screened texts without labels, + a logistic regression."""
 
     uses_encoder: ClassVar[bool] = False
@@ -114,20 +155,23 @@ class TfidfLR(Variant):
                                    "digits)") from exc
             raise
 
-    def lexical(self, trial: Trial) -> Lexical:
+    def lexical(self, trial: Trial, log: WorkLog | None = None) -> Lexical:
+        """The TF-IDF features and the head's fit-and-score; with ``log``, their work entered."""
         records = screened(trial)
         x = self.features(plain_text(records))
         n = len(trial.data.split.train)
+        if log is not None:
+            log.vectorised(x)
 
         def fit_scores(tr, ev):
-            return self.head.scores(self.head.fit(tr, records["label"].to_numpy()[:n], seed=trial.seed), ev)
+            model = self.head.fit(tr, records["label"].to_numpy()[:n], seed=trial.seed)
+            if log is not None:
+                log.fitted(model, tr)
+                log.scored(ev, probability=True)  # the head ranks by predict_proba
+            return self.head.scores(model, ev)
 
         return Lexical(x[:n], x[n:], records["label"].to_numpy()[:n], fit_scores)
 
-    def score(self, trial: Trial) -> Scored:
-        start = time.perf_counter()
-        model = self.lexical(trial)
-        return Scored(model.fit_scores(model.train, model.eval), timings={"train_seconds": time.perf_counter() - start})
 
 
 class NoUsableText(ValueError):
@@ -137,19 +181,27 @@ class NoUsableText(ValueError):
 # ---------------------------------------------------------------- setfit
 
 def setfit_scores(model_path: str, train: pd.DataFrame, eval_texts: list[str], *, seed: int, max_length: int,
-                  num_iterations: int | None = None, device: str = "cpu") -> Scored:
+                  num_iterations: int | None = None, device: str = "cpu", log: ForwardLog | None = None,
+                  compute: bool = True) -> Scored:
     """Train the setfit library on the few-shot set (its defaults) and score the evaluation
-    texts. Offline: the metric is a function, never a hub name."""
+    texts. Offline: the metric is a function, never a hub name. With ``log``, every forward of
+    the encoder is recorded by phase (``flops.watching``; ``compute=False``: only the shapes are
+    replayed, and the scores mean nothing)."""
+    from contextlib import nullcontext
+
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
 
+    from ..models.flops import watching
+
     model = SetFitModel.from_pretrained(model_path, device=device)
     model.model_body.max_seq_length = max_length
+    watched = nullcontext() if log is None else watching(model.model_body[0].auto_model, log, compute=compute)
 
     def awss95(y_pred, y_true) -> dict:  # setfit passes predictions first
         return {"awss95": work_saved(y_true, y_pred).awss}
 
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out, watched:
         args = TrainingArguments(output_dir=out, seed=seed, num_iterations=num_iterations, max_length=max_length,
                                  show_progress_bar=False, report_to="none", save_strategy="no")
         trainer = Trainer(model=model, args=args, metric=awss95, train_dataset=Dataset.from_dict(
@@ -157,8 +209,10 @@ def setfit_scores(model_path: str, train: pd.DataFrame, eval_texts: list[str], *
         start = time.perf_counter()
         trainer.train()
         train_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    scores = np.asarray(model.predict_proba(list(eval_texts), show_progress_bar=False))[:, 1]
+        if log is not None:
+            log.phase = "inference"
+        start = time.perf_counter()
+        scores = np.asarray(model.predict_proba(list(eval_texts), show_progress_bar=False))[:, 1]
     return Scored(scores=scores, timings={"train_seconds": train_seconds,
                                           "embed_seconds": time.perf_counter() - start})
 
@@ -177,25 +231,54 @@ class Setfit(Variant):
     def reads(self, config: SweepConfig, review: str) -> dict:
         return {"setfit": metadata.version("setfit")}
 
-    def flops(self, work: RowWork) -> Flops:
-        from ..models.flops import NOT_MEASURED
+    @property
+    def replays(self) -> bool:
+        return True
 
-        return NOT_MEASURED._replace(counted="not measured (setfit's own training is not counted here)")
+    def replay(self, trial: Trial) -> dict:
+        """setfit's own loop run again without the encoder's work (``flops.watching``): its pairs,
+        batches and padding, every forward's shape by phase. No ranking comes out of it."""
+        from ..models.flops import ForwardLog
+
+        log = ForwardLog()
+        self._run(trial, log=log, compute=False)
+        return {"calls": pd.DataFrame(log.calls, columns=["phase", "texts", "length", "gradients"])}
+
+    def flops(self, work: RowWork) -> Flops:
+        """Each recorded forward at the encoder's counted per-length costs: a full fine-tuning step
+        (forward and backward through every weight) where gradients were on, else a forward. The
+        training side holds the body's training and the head's pass over the 16; inference, the
+        evaluation set's. The head's logistic regression on the 16 embeddings is not counted
+        (as for Base and LoRA: a few million FLOPs)."""
+        from ..models.flops import NOT_MEASURED, Flops, ForwardLog
+
+        replay = work.replay(self)
+        if replay is None:
+            return NOT_MEASURED._replace(counted="not measured (counted only by replaying setfit's loop: no replay given)")
+        log = ForwardLog()
+        log.calls = list(replay["calls"].itertuples(index=False, name=None))
+        by_phase = log.flops(work.counts.base(), work.counts.fine_tuning())
+        return Flops(by_phase.get("train", 0.0), by_phase.get("inference", 0.0),
+                     "counted (setfit's own batches replayed)")
 
     def score(self, trial: Trial) -> Scored:
+        return self._run(trial)
+
+    def _run(self, trial: Trial, **watch) -> Scored:
         from ..models.encoder import resolve_encoder_name
 
         data = trial.data
         return setfit_scores(resolve_encoder_name(trial.config.encoder), data.train, data.eval["text"].tolist(),
                              seed=trial.seed, max_length=trial.encoder.max_length, device=str(trial.encoder.device),
-                             num_iterations=self.num_iterations)
+                             num_iterations=self.num_iterations, **watch)
 
 
 # ---------------------------------------------------------------- ASReview
 
-def asreview_model(name: str, seed: int):
+def asreview_model(name: str, seed: int, *, log: WorkLog | None = None):
     """One of ASReview's model configurations (``elas_u4`` is its default) as ASReview builds it,
-    with the classifier's random state (where it has one) set so a seed gives the same numbers."""
+    with the classifier's random state (where it has one) set so a seed gives the same numbers;
+    with ``log``, every fit and scoring pass of its classifier entered there (``CountingModel``)."""
     load_asreview()
     from asreview.learner import ActiveLearningCycle
     from asreview.models.models import get_ai_config
@@ -203,6 +286,8 @@ def asreview_model(name: str, seed: int):
     cycle = ActiveLearningCycle.from_meta(get_ai_config(name)["value"])
     if "random_state" in cycle.classifier.get_params():  # e.g. naive Bayes draws nothing at random
         cycle.classifier.set_params(random_state=seed)
+    if log is not None:
+        cycle.classifier = CountingModel(cycle.classifier, log)
     return cycle
 
 
@@ -224,7 +309,7 @@ def asreview_reads(model: str) -> dict:
 
 
 @dataclass(frozen=True)
-class AsreviewOneShot(Variant):
+class AsreviewOneShot(OneShotLexical):
     """ASReview's model fitted once on the 16, ranking the rest (no further labels)."""
 
     uses_encoder: ClassVar[bool] = False
@@ -239,17 +324,12 @@ class AsreviewOneShot(Variant):
     def reads(self, config: SweepConfig, review: str) -> dict:
         return asreview_reads(self.model)
 
-    def lexical(self, trial: Trial) -> Lexical:
+    def lexical(self, trial: Trial, log: WorkLog | None = None) -> Lexical:
         """ASReview's own feature extractor fitted on the screened records; its classifier and
-        balancer on given features."""
-        cycle = asreview_model(self.model, trial.seed)
+        balancer on given features. With ``log``, their work entered."""
+        cycle = asreview_model(self.model, trial.seed, log=log)
         records = screened(trial)
-        try:
-            x = cycle.transform(records[["title", "abstract"]])
-        except ValueError as exc:
-            if "empty vocabulary" in str(exc):
-                raise NoUsableText("no title or abstract holds a word ASReview's TF-IDF can use") from exc
-            raise
+        x = asreview_features(cycle, records, log)
         n = len(trial.data.split.train)
         labels = records["label"].to_numpy()[:n]
 
@@ -259,10 +339,25 @@ class AsreviewOneShot(Variant):
 
         return Lexical(x[:n], x[n:], labels, fit_scores)
 
-    def score(self, trial: Trial) -> Scored:
-        start = time.perf_counter()
-        model = self.lexical(trial)
-        return Scored(model.fit_scores(model.train, model.eval), timings={"train_seconds": time.perf_counter() - start})
+
+
+def asreview_features(cycle, records: pd.DataFrame, log: WorkLog | None = None):
+    """ASReview's feature extractor fitted on the records' titles and abstracts; with ``log``,
+    its arithmetic entered in ``log`` (ASReview's TF-IDF; another extractor has no count here)."""
+    if log is not None:
+        from asreview.models.feature_extractors import Tfidf
+
+        if not isinstance(cycle.feature_extractor, Tfidf):
+            raise NotCounted(f"no FLOP count for ASReview's {type(cycle.feature_extractor).__name__} features")
+    try:
+        x = cycle.transform(records[["title", "abstract"]])
+    except ValueError as exc:
+        if "empty vocabulary" in str(exc):
+            raise NoUsableText("no title or abstract holds a word ASReview's TF-IDF can use") from exc
+        raise
+    if log is not None:
+        log.vectorised(x)
+    return x
 
 
 def simulate_order(x, labels, priors: np.ndarray, *, cycle, skip_transform: bool = False) -> np.ndarray:
@@ -321,32 +416,50 @@ class ActiveLearning(Variant):
     def reads(self, config: SweepConfig, review: str) -> dict:
         return asreview_reads(self.model)
 
-    def flops(self, work: RowWork) -> Flops:
-        """On this project's embeddings, their forward over every record; ASReview's model is not counted."""
-        from ..models.flops import NOT_MEASURED, Flops
+    @property
+    def replays(self) -> bool:
+        return True
 
+    def replay(self, trial: Trial) -> dict:
+        """The simulation run again with every retraining and every ranking of the pool entered."""
+        log = WorkLog()
+        return replayed(trial, self._simulate(trial, log).scores, log)
+
+    def flops(self, work: RowWork) -> Flops:
+        """From the replay: vectorising once, every retraining (training) and every ranking of the
+        pool (inference), counted from their non-zeros (embeddings: every value); on this
+        project's embeddings, their forward over every record besides."""
+        sparse = counted_sparse(work.replay(self))
         if self.features == "tfidf":
-            return NOT_MEASURED
-        return Flops(0.0, work.embedded(work.counts.base()), "embedding part only (ASReview's model is not counted)")
+            return sparse
+        return sparse._replace(inference=sparse.inference + work.embedded(work.counts.base()),
+                               counted=sparse.counted.replace("counted (sparse)", "counted (encoder; ASReview's model sparse)"))
 
     def score(self, trial: Trial) -> Scored:
-        records = screened(trial)
-        cycle = asreview_model(self.model, trial.seed)
-        x, skip_transform = records[["title", "abstract"]], False
-        if self.features != "tfidf":
-            from ..models.asreview_ext import ProjectEmbeddings
-            from ..compute.fusion import concatenate
+        return self._simulate(trial)
 
-            extractor = ProjectEmbeddings(encoder=trial.config.encoder, normalize=trial.encoder.normalize,
-                                          max_length=trial.encoder.max_length)
-            if self.features == "embeddings":
-                cycle.feature_extractor = extractor
-            else:
-                x = concatenate(cycle.transform(x), extractor.fit_transform(x))
-                cycle.feature_extractor, skip_transform = None, True
+    def _features(self, trial: Trial, cycle, records: pd.DataFrame, log: WorkLog | None):
+        """What the simulation reads — ASReview's TF-IDF, this project's embeddings (the registered
+        extractor) or both side by side — computed here, as the cycle would, so that its
+        vectorising can be entered in ``log``."""
+        if self.features == "tfidf":
+            return asreview_features(cycle, records, log)
+        from ..compute.fusion import concatenate
+        from ..models.asreview_ext import ProjectEmbeddings
+
+        embedded = ProjectEmbeddings(encoder=trial.config.encoder, normalize=trial.encoder.normalize,
+                                     max_length=trial.encoder.max_length).fit_transform(records[["title", "abstract"]])
+        if self.features == "embeddings":
+            return embedded
+        return concatenate(asreview_features(cycle, records, log), embedded)
+
+    def _simulate(self, trial: Trial, log: WorkLog | None = None) -> Scored:
+        records = screened(trial)
+        cycle = asreview_model(self.model, trial.seed, log=log)
         n_train = len(trial.data.split.train)
         start = time.perf_counter()
-        order = simulate_order(x, records["label"], np.arange(n_train), cycle=cycle, skip_transform=skip_transform)
+        x = self._features(trial, cycle, records, log)
+        order = simulate_order(x, records["label"], np.arange(n_train), cycle=cycle, skip_transform=True)
         scores = order_scores(order, len(records))[n_train:]
         found = work_saved(records["label"].to_numpy()[n_train:], scores)
         read = int(np.sum(scores >= found.threshold))

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ..core import results
-from ..core.config import SweepConfig, TrainingArgs, machine_description
+from ..core.config import SweepConfig, TrainingArgs
+from ..core.project import machine_description
 from ..core.data import load_review
 from ..compute.fewshot import Split, fewshot_split
 from ..compute.metrics import work_saved
@@ -151,7 +152,7 @@ class Trial:
         self._classifiers: dict = {}
         if encoder is not None:
             self.encoder = encoder
-        if data is not None:  # a table split elsewhere (helpers.commands.screen: a user's labelled records)
+        if data is not None:  # a table split elsewhere (helpers.commands.screen_rank: a user's labelled records)
             self.data = data
 
     @cached_property

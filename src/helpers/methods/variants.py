@@ -135,10 +135,24 @@ class Variant:
     def flops(self, work: RowWork) -> Flops:
         """The counted FLOPs of screening one review × seed with this variant from scratch
         (``helpers.analysis.cost``), derived from its fields, what its row read and the split's token
-        counts; nothing is re-run. A variant that runs no torch model is "not measured", never 0."""
+        counts — or, for a variant that ``replays``, from what its replay recorded. Work without a
+        count is "not measured" (NaN), never 0."""
         from ..models.flops import NOT_MEASURED
 
         return NOT_MEASURED
+
+    @property
+    def replays(self) -> bool:
+        """Whether its FLOPs need its work re-run and watched (``replay``): sparse models and a
+        library's own training loop, whose work no token count fixes."""
+        return False
+
+    def replay(self, trial: Trial) -> dict:
+        """Re-run on ``trial`` with the work watched, returning what ``flops`` counts from (plain
+        values and tables, stored as an artefact of the row) and, where the re-run reproduces the
+        row's ranking, its ``awss``: the caller checks it equals the stored row's, so a count never
+        describes another run than the one it is shown beside."""
+        raise NotImplementedError(f"{self.name} counts its FLOPs without re-running")
 
     @property
     def architecture(self) -> str:

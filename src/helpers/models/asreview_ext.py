@@ -9,7 +9,8 @@ classifiers, queriers and balancers:
     asreview simulate refs.csv -e slr-embeddings -c svm -q max -b balanced
 
 The text of a record is title + the encoder's separator + abstract, as in the report; vectors
-come from ``helpers.models.encoder`` (the embedded all-MiniLM-L6-v2 by default) and its disk cache.
+come from the encoder ``helpers.models.encoder`` loads (the embedded all-MiniLM-L6-v2 by
+default) and its disk cache (``helpers.models.embedding_cache``).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from ..core.config import knob, require
-from .encoder import Encoder
+from .embedding import Encoder
 
 ADAPTER = "default"
 

@@ -15,7 +15,7 @@ import hashlib
 import torch
 from torch import nn
 
-from .encoder import Encoder
+from .embedding import Encoder
 
 LORA = "lora_"
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from peft import LoraConfig, PeftModel, get_peft_model
 
 from ..core.config import TrainingArgs
-from .encoder import Encoder
+from .embedding import Encoder
 from ..compute.fewshot import all_pairs, make_pairs, stratified_batches
 from ..core.io import clean_stale_temps, publish_folder, temp_name
 from ..core.progress import progress as progress_bar

@@ -28,7 +28,8 @@ import torch
 import torch.nn.functional as F
 
 from ..core.config import DistillArgs, require
-from .encoder import Encoder, weights_fingerprint
+from .embedding import Encoder
+from .encoder import weights_fingerprint
 from ..core.io import clean_stale_temps, publish_folder, temp_name
 from ..core.progress import progress as progress_bar
 

@@ -157,8 +157,8 @@ def phase1_flops(cost: LengthCost, train_token_counts, train_labels, args, *, se
 
 class FlopCounts:
     """Counted per-length costs of one encoder, computed once each: its forward, a forward through
-    a LoRA adapter of given arguments, a phase-1 text with given arguments, a student's forward
-    and a student's distillation text."""
+    a LoRA adapter of given arguments, a phase-1 text with given arguments, a text of full
+    fine-tuning (setfit), a student's forward and a student's distillation text."""
 
     def __init__(self, encoder):
         self.encoder = encoder
@@ -180,6 +180,9 @@ class FlopCounts:
     def training(self, args) -> LengthCost:
         return self._get(("training", args), lambda: training_cost(self.encoder, args))
 
+    def fine_tuning(self) -> LengthCost:
+        return self._get("fine_tuning", lambda: fine_tuning_cost(self.encoder))
+
     def student(self, layers: int) -> LengthCost:
         from .distill import student_of
 
@@ -194,13 +197,17 @@ class FlopCounts:
 class Flops(NamedTuple):
     """What screening one review × seed with a method costs in counted operations, from scratch:
     its training and inference FLOPs, what the count covers (``counted``; "not measured" with NaN
-    where no torch model runs), and the part of training that is a teacher embedding the pool
-    (embedding work, priced at the embedding phase's rate)."""
+    where nothing counts it), the part of training that is a teacher embedding the pool
+    (embedding work, priced at the embedding phase's rate), and the parts of training and of
+    inference that are sparse arithmetic (``helpers.compute.sparse_flops``: priced by the seconds
+    the row recorded, not at an encoder's FLOP rate)."""
 
     train: float
     inference: float
     counted: str
     teacher_pass: float = 0.0
+    sparse_train: float = 0.0
+    sparse_inference: float = 0.0
 
 
 NOT_MEASURED = Flops(float("nan"), float("nan"), "not measured (no torch model)")
@@ -219,13 +226,20 @@ class SplitTokens(NamedTuple):
 class RowWork:
     """One stored row as a variant's ``flops`` sees it: the review × seed, what the row read from
     its sweep (its stored settings: phase 1's arguments, the reviews it composed), the encoder's
-    per-length costs and the split's token counts. Nothing is re-run."""
+    per-length costs and the split's token counts. An encoder's work follows from these without
+    re-running anything; a method whose work is not a torch model's (TF-IDF, ASReview, setfit's
+    own loop) asks ``replayed`` for what re-running it with its work watched recorded (stored)."""
 
     review: str
     seed: int
     settings: dict
     counts: FlopCounts
     split_tokens: Callable  # (review, seed) -> SplitTokens
+    replayed: Callable | None = None  # (variant) -> its ``replay`` of this row; None: nothing re-runs
+
+    def replay(self, variant) -> dict | None:
+        """What ``variant.replay`` recorded on this row's review × seed (None where no replay is given)."""
+        return None if self.replayed is None else self.replayed(variant)
 
     @property
     def split(self) -> SplitTokens:
@@ -257,3 +271,67 @@ class RowWork:
         from dataclasses import replace
 
         return replace(self, settings=settings)
+
+
+def fine_tuning_cost(encoder, lengths=COUNTING_LENGTHS) -> LengthCost:
+    """Counted FLOPs of one text in a full fine-tuning step (forward and backward through every
+    weight of the encoder, as setfit trains its body), as a function of its length."""
+    import copy
+
+    model = copy.deepcopy(encoder.model).train()
+    for parameter in model.parameters():
+        parameter.requires_grad_(True)
+
+    def flops(length: int) -> float:
+        batch = token_batch(encoder, 2, length)
+        return count_flops(lambda: model(**batch).last_hidden_state.sum().backward()) / 2
+
+    return LengthCost.fit(lengths, [flops(n) for n in lengths])
+
+
+class ForwardLog:
+    """Every forward a transformer ran while watched (``watching``): the phase it was in (set by
+    the caller: ``train`` or ``inference``), the texts, their padded length and whether gradients
+    were on — what a library's own training loop did, in the shapes FLOPs follow from."""
+
+    def __init__(self):
+        self.phase = "train"
+        self.calls: list[tuple[str, int, int, bool]] = []
+
+    def flops(self, forward: LengthCost, fine_tuning: LengthCost) -> dict[str, float]:
+        """Counted FLOPs per phase: each text a forward, or with gradients a fine-tuning step."""
+        out: dict[str, float] = {}
+        for phase, texts, length, grad in self.calls:
+            out[phase] = out.get(phase, 0.0) + texts * float((fine_tuning if grad else forward)(length))
+        return out
+
+
+def watching(model, log: ForwardLog, *, compute: bool = True):
+    """Record every forward of the transformer ``model`` into ``log``. ``compute=False`` replays
+    without the encoder's work: the forward returns the token embeddings (a lookup, no matrix
+    product, still tied to a weight so the training loop's backward and optimiser run), which
+    leaves every shape — the library's pairs, batches and padding — as the real run has them."""
+    from contextlib import contextmanager
+
+    import torch
+
+    @contextmanager
+    def watched():
+        from transformers.modeling_outputs import BaseModelOutput
+
+        original = model.forward
+
+        def forward(*args, **kwargs):
+            ids = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
+            log.calls.append((log.phase, int(ids.shape[0]), int(ids.shape[1]), torch.is_grad_enabled()))
+            if compute:
+                return original(*args, **kwargs)
+            return BaseModelOutput(last_hidden_state=model.get_input_embeddings()(ids))
+
+        model.forward = forward
+        try:
+            yield log
+        finally:
+            del model.forward
+
+    return watched()
