@@ -75,7 +75,6 @@ def stored_replays(config, encoder, *, folder, recompute: bool = False) -> Calla
     AWSS@95 (to the 16 digits the results table keeps), or the count would describe another run:
     that is an error naming the row. ``config``: the sweep's settings (each row's own split size
     and evaluation cap are used)."""
-    from contextlib import nullcontext
     from dataclasses import replace
 
     from ..core.artefacts import library_versions, stored
@@ -89,10 +88,9 @@ def stored_replays(config, encoder, *, folder, recompute: bool = False) -> Calla
         trial = Trial(replace(config, n_per_class=int(row["n_per_class"]),
                               eval_cap=None if cap is None or cap != cap else int(cap)),
                       row["review"], int(row["seed"]), encoder=encoder)
-        quiet = to_terminal() if variant.name == "setfit" else nullcontext()
 
         def compute() -> dict:
-            with quiet:
+            with to_terminal():  # a library's own loop talks; its chatter is not the page's
                 return variant.replay(trial)
 
         values = stored("replay", {"row": row["key"], "format": REPLAY_FORMAT, "libraries": libraries}, compute,
