@@ -19,7 +19,7 @@ import time
 from empty_cache import arguments, plan_size, study_parts, timed
 from helpers.core.config import settings
 from helpers.methods.trial import Trial
-from helpers.methods.variants import distilled_variants
+from helpers.methods.distilled import distilled_variants
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ import pandas as pd
 from helpers.methods import beyond
 from helpers.core.config import DistillArgs, settings
 from helpers.methods.experiment import sweep
-from helpers.methods.variants import Distilled, Lora
+from helpers.methods.distilled import Distilled
+from helpers.methods.variants import Lora
 from helpers.compute.stats import paired_rows
 S = settings("full"); p = beyond.protocol(S)
 reviews, seeds = list(p.dev_reviews), [0, 1]

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.compute import stopping
-from helpers.methods.peers import asreview_model, load_asreview
+from helpers.methods.asreview_peers import asreview_model, load_asreview
 
 
 def test_asreview_finds_slr_stop_by_its_name():

@@ -71,7 +71,8 @@ def test_footprints_give_each_variant_its_architecture_s_latency_and_bytes(enc):
     from conftest import synthetic_texts
     from helpers.analysis.bench import footprint_table
     from helpers.core.config import DistillArgs, SweepConfig
-    from helpers.methods.variants import STUDY_VARIANTS, distilled_variants
+    from helpers.methods.distilled import distilled_variants
+    from helpers.methods.variants import STUDY_VARIANTS
 
     students = distilled_variants(DistillArgs(), layers=2)
     table = footprint_table(STUDY_VARIANTS + students, enc, SweepConfig(), batch=4, repeats=1, budget_s=None,

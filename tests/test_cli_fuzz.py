@@ -5,7 +5,6 @@ a traceback, and nothing left behind beside the input."""
 import string
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

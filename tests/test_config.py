@@ -82,7 +82,7 @@ def test_training_identity_leaves_out_what_the_arguments_do_not_use():
 
 def test_importing_the_package_changes_nothing_in_the_process(tmp_path):
     code = ("import os, sys; before = dict(os.environ), os.getcwd(); import helpers, helpers.commands.screen, helpers.methods.peers; "
-            "helpers.methods.peers.load_asreview(); after = dict(os.environ), os.getcwd(); "
+            "helpers.methods.asreview_peers.load_asreview(); after = dict(os.environ), os.getcwd(); "
             "changed = {k for k in set(before[0]) | set(after[0]) if before[0].get(k) != after[0].get(k)}; "
             "print(changed <= SKLEARN and before[1] == after[1], 'torch' in sys.modules)").replace(
         "SKLEARN", repr({"KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"}))  # scikit-learn sets these two at its import

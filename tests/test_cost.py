@@ -90,7 +90,8 @@ def test_a_row_s_flops_come_from_its_settings(enc):
 
     from helpers.methods.peers import TFIDF_LR
     from helpers.core.config import DistillArgs, SweepConfig
-    from helpers.methods.variants import Base, Distilled, Lora, LoraQuantized
+    from helpers.methods.distilled import Distilled
+    from helpers.methods.variants import Base, Lora, LoraQuantized
 
     counts = FlopCounts(enc)
     split = SplitTokens(np.full(16, 20), np.full(100, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
@@ -166,7 +167,7 @@ def test_a_student_s_teacher_pass_is_priced_as_embedding_not_training(enc):
     import pandas as pd
 
     from helpers.core.config import DistillArgs, SweepConfig
-    from helpers.methods.variants import Distilled
+    from helpers.methods.distilled import Distilled
 
     counts = FlopCounts(enc)
     split = SplitTokens(np.full(16, 20), np.full(50, 30), np.r_[np.ones(8, int), np.zeros(8, int)],
@@ -193,7 +194,7 @@ def test_sparse_work_is_counted_but_costs_the_seconds_it_recorded():
 
     from helpers.compute.sparse_flops import WorkLog
     from helpers.core.config import SweepConfig
-    from helpers.methods.peers import TfidfLR
+    from helpers.methods.lexical import TfidfLR
 
     log = WorkLog()
     log.entries = [("vectorise", "tfidf", 5000, 50, 900, 0), ("fit", "logistic", 1600, 16, 900, 12),

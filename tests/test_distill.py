@@ -14,7 +14,7 @@ from helpers.core.config import DistillArgs, SweepConfig, TrainingArgs
 from helpers.models.distill import cosine_loss, distill, kept_layers, student_of
 from helpers.models.encoder import load_encoder
 from helpers.methods.trial import Trial
-from helpers.methods.variants import Distilled
+from helpers.methods.distilled import Distilled
 
 
 @pytest.fixture

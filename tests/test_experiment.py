@@ -11,7 +11,9 @@ from helpers.core.config import SweepConfig, TrainingArgs
 from helpers.methods.experiment import sweep, top_reviews
 from helpers.compute.metrics import work_saved
 from helpers.methods.trial import Trial, metrics_record, prepare_review
-from helpers.methods.variants import STUDY_VARIANTS, Base, ComposedSkills, LogisticHead, Lora
+from helpers.methods.heads import LogisticHead
+from helpers.methods.skills import ComposedSkills
+from helpers.methods.variants import STUDY_VARIANTS, Base, Lora
 
 BASE, LORA = Base(), Lora()
 

@@ -11,12 +11,13 @@ from conftest import SHARED, write_review
 from helpers.core import results
 from helpers.methods.beyond import candidate
 from helpers.models.compose import Hybrid, PeftMerge
-from helpers.core.config import SweepConfig, TrainingArgs
+from helpers.core.config import SweepConfig
 from helpers.core.data import review_checksum
 from helpers.methods.experiment import plan_keys
 from helpers.commands.migrate import MigrationError, migrate_table
 from helpers.methods.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, SETFIT, TFIDF_LR
-from helpers.methods.variants import STUDY_VARIANTS, ComposedSkills
+from helpers.methods.skills import ComposedSkills
+from helpers.methods.variants import STUDY_VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = Path(__file__).parent / "data" / "results_schema2_sample.csv"  # a schema-2 row of each variant and review

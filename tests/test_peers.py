@@ -3,8 +3,9 @@ import pytest
 
 from conftest import write_review
 from helpers.core.config import SweepConfig, TrainingArgs
-from helpers.methods.peers import (ASREVIEW_AL, ASREVIEW_ONESHOT, SETFIT, TFIDF_LR, asreview_model, order_scores, screened,
-                                   simulate_order)
+from helpers.methods.asreview_peers import asreview_model, order_scores, simulate_order
+from helpers.methods.lexical import screened
+from helpers.methods.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, SETFIT, TFIDF_LR
 from helpers.methods.trial import Trial
 from helpers.methods.variants import Base
 

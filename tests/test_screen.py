@@ -342,7 +342,7 @@ def test_the_commands_that_touch_asreview_leave_no_file_they_were_not_asked_to_w
                  ["ranked.ris", "--method", "tfidf", "--output", "ranked.xlsx"],
                  ["ranked.csv", "--check-stopping", "--sample-output", "sample.csv"]):
         subprocess.run([str(slr_screen), *argv], check=True, capture_output=True, cwd=scratch)
-    code = ("from helpers.methods.peers import load_asreview; load_asreview(); "
+    code = ("from helpers.methods.asreview_peers import load_asreview; load_asreview(); "
             "from asreview.extensions import load_extension; load_extension('models.stoppers', 'slr-stop')")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=scratch)
     assert sorted(p.name for p in scratch.iterdir()) == ["ranked.csv", "ranked.ris", "ranked.xlsx", "refs.csv", "sample.csv"]

@@ -14,7 +14,8 @@ from sklearn.svm import LinearSVC
 from conftest import synthetic_texts
 from helpers.compute.sparse_flops import (CountingModel, NotCounted, WorkLog, logistic_fit_flops, scoring_flops,
                                           svm_fit_flops, tfidf_flops, work_flops)
-from helpers.methods.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, SETFIT, TFIDF_LR, screened
+from helpers.methods.lexical import screened
+from helpers.methods.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
 from test_peers import trial  # noqa: F401  (the same small review and split)
 
 # three texts, unigrams: "apple banana" | "apple cherry cherry" | "banana" -> 2 + 2 + 1 = 5 stored values, 3 terms
@@ -73,7 +74,7 @@ def test_a_solver_without_a_count_is_refused_by_name(x):
 
 
 def test_active_learning_enters_every_retraining_and_every_ranking_of_the_pool(trial):
-    from helpers.methods.peers import asreview_model
+    from helpers.methods.asreview_peers import asreview_model
 
     replay = ASREVIEW_AL.replay(trial)
     assert replay["awss"] == trial.record(ASREVIEW_AL)["awss"]  # the replay is the row's run
@@ -97,7 +98,7 @@ def test_active_learning_enters_every_retraining_and_every_ranking_of_the_pool(t
 
 def replay_order_scores(trial) -> np.ndarray:
     """Scores over all screened records (priors first) in the order active learning read them."""
-    from helpers.methods.peers import asreview_model, order_scores, simulate_order
+    from helpers.methods.asreview_peers import asreview_model, order_scores, simulate_order
 
     records = screened(trial)
     order = simulate_order(records[["title", "abstract"]], records["label"], np.arange(16),
@@ -129,7 +130,7 @@ def test_each_lexical_peer_counts_its_flops_from_a_replay_that_reproduces_its_ro
 def test_setfit_replayed_equals_counting_its_real_run(tiny_sentence_encoder_dir, num_iterations):
     """The shapes of a replay without the encoder's work equal the real run's, and the real run's
     FlopCounterMode count equals those shapes at the encoder's counted per-length costs."""
-    from helpers.methods.peers import setfit_scores
+    from helpers.methods.setfit_peer import setfit_scores
     from helpers.models.encoder import load_encoder
     from helpers.models.flops import FlopCounts, ForwardLog, count_flops
 

@@ -11,10 +11,15 @@ from conftest import write_review
 from helpers.methods.beyond import Fusion, LeaveOneOut, LoraCka
 from helpers.models.compose import Hybrid, PeftMerge
 from helpers.core.config import DistillArgs, SweepConfig, TrainingArgs
-from helpers.methods.peers import ActiveLearning, AsreviewOneShot, Setfit, TfidfLR
+from helpers.methods.asreview_peers import ActiveLearning, AsreviewOneShot
+from helpers.methods.lexical import TfidfLR
+from helpers.methods.setfit_peer import Setfit
 from helpers.methods.trial import Trial
-from helpers.methods.variants import (Base, ComposedSkills, Distilled, LogisticHead, Lora, LoraQuantized, LoraWanda, SvmHead,
-                                      Variant, field_settings)
+from helpers.methods.distilled import Distilled
+from helpers.methods.heads import LogisticHead, SvmHead
+from helpers.methods.skills import ComposedSkills
+from helpers.methods.variant import Variant, field_settings
+from helpers.methods.variants import Base, Lora, LoraQuantized, LoraWanda
 
 REVIEWS = ("nsaids", "adhd", "triptans")
 FAST = TrainingArgs(n_positive=8, n_negative=8, epochs=1)
@@ -45,9 +50,15 @@ VARIANTS = [Base(), Base(SvmHead()), Lora(), LoraQuantized(), LoraWanda(),
 
 def variant_classes() -> set[type]:
     """Every variant class the package defines: each subclass of ``Variant`` with a name of its own,
-    found by walking the class tree once the modules that define them are imported, so no list is
-    kept by hand."""
-    import helpers.methods.beyond  # noqa: F401  (with helpers.methods.peers and helpers.methods.variants: every module defining variants)
+    found by walking the class tree once every module of ``helpers.methods`` is imported, so no list
+    is kept by hand (not even of the modules)."""
+    import importlib
+    import pkgutil
+
+    import helpers.methods
+
+    for module in pkgutil.iter_modules(helpers.methods.__path__):
+        importlib.import_module(f"helpers.methods.{module.name}")
 
     found, todo = set(), [Variant]
     while todo:

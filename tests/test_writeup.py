@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from conftest import write_review
-from helpers.book import figures, writeup
+from helpers.book import figures, writeup_accuracy, writeup_cost, writeup_data, writeup_stopping
 from helpers.models.compose import compositions
 from helpers.compute.stats import best_by_mean, comparison, method_means, paired_against, paired_rows
 
@@ -26,10 +26,10 @@ def rows_of(variants, *, seed: int = 0, review: str = REVIEW, **extra) -> pd.Dat
 def test_screen_demo_counts_what_the_reader_reads():
     truth = np.r_[np.ones(10, int), np.zeros(90, int)]
     scores = np.r_[np.linspace(1, 0.5, 10), np.linspace(0.9, 0, 90)]
-    w = writeup.screen_demo(method="tfidf", review=REVIEW, truth=truth, scores=scores, file_name="refs.csv")
+    w = writeup_data.screen_demo(method="tfidf", review=REVIEW, truth=truth, scores=scores, file_name="refs.csv")
     read = int((scores >= scores[9]).sum())
     assert f"after reading {read:,} of 100" in w.headline and "AWSS@95" in w.headline
-    mine = writeup.screen_demo(method="tfidf", review=None, truth=None, scores=scores, file_name="refs.csv")
+    mine = writeup_data.screen_demo(method="tfidf", review=None, truth=None, scores=scores, file_name="refs.csv")
     assert mine.headline is None and "slr-screen refs.csv" in mine.body
 
 
@@ -42,7 +42,7 @@ def test_datasets_on_one_review(tmp_path, tiny_bert_dir):
     labels = label_summary(tmp_path)
     lengths = token_lengths(AutoTokenizer.from_pretrained(tiny_bert_dir), [REVIEW], tmp_path)
     within = share_within(lengths, 32)
-    w = writeup.datasets(labels, within, lengths, encoder_label="tiny", encoder_limit=24, study_limit=32)
+    w = writeup_data.datasets(labels, within, lengths, encoder_label="tiny", encoder_limit=24, study_limit=32)
     share = (lengths.n_tokens <= 24).mean()
     assert "1 of the study's 20 reviews have text here" in w.headline and "25.0 % (nsaids)" in w.headline
     assert f"{share:.1%} fit in 24 tokens" in w.body
@@ -52,7 +52,7 @@ def test_base_space_on_one_review():
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(30, 8))
     stats = figures.base_map(vectors, [REVIEW] * 30, rng.integers(0, 2, 30))
-    w = writeup.base_space(stats, present=[REVIEW], absent=["statins"], encoder_name="tiny", pooling="mean")
+    w = writeup_data.base_space(stats, present=[REVIEW], absent=["statins"], encoder_name="tiny", pooling="mean")
     assert f"{stats['by_review']:.2f}" in w.headline and "statins have no text here" in w.body
 
 
@@ -60,7 +60,7 @@ def test_before_after_on_one_review():
     rows = rows_of(["base", "lora"])
     blocks = pd.DataFrame({"included-included": [0.5, 0.8], "excluded-excluded": [0.4, 0.5],
                            "included-excluded": [0.45, 0.2]}, index=["Base", "After phase 1 (LoRA)"])
-    w = writeup.before_after(rows, blocks, review=REVIEW, encoder={"name": "tiny", "pooling": "mean", "max_length": 64})
+    w = writeup_data.before_after(rows, blocks, review=REVIEW, encoder={"name": "tiny", "pooling": "mean", "max_length": 64})
     means = rows.groupby("variant")["awss"].mean()
     assert f"Base {means['base']:.3f} → LoRA {means['lora']:.3f} over 3 seeds" in w.headline
     assert "from 0.05 (Base) to 0.60 (LoRA)" in w.body and w.tables[0][1].shape == (2, 3)
@@ -78,7 +78,7 @@ def test_latency_tables_from_the_helpers(tiny_bert_dir, tmp_path):
     training = pd.DataFrame({"encoder": standin, "precision": ["FP32", "BF16 autocast"], "pairs": 16,
                              "measured_pairs": [16, 2], "extrapolated_study_minutes": [12.0, 48.0]})
     memory = pd.DataFrame(memory_table(enc)).assign(encoder=standin)
-    w = writeup.latency(latency, training, memory, standin=standin, shape_note="32 × 512", machine="x86_64",
+    w = writeup_cost.latency(latency, training, memory, standin=standin, shape_note="32 × 512", machine="x86_64",
                         threads=2, train_steps=2)
     assert "tiny-size inference runs 0.33× as fast as FP32 in BF16, 2.00× in INT8 and 0.25× in FP16" in w.headline
     assert "BF16 training 0.25×" in w.headline and "about 12 min" in w.headline
@@ -93,7 +93,7 @@ def test_awss_per_review_on_one_review():
     norm_tests = pd.DataFrame([{"variant": label, **paired_rows(norm[True][norm[True].variant == v],
                                                                 norm[False][norm[False].variant == v])}
                                for v, label in (("base", "Base"), ("lora", "LoRA (study)"))])
-    w = writeup.awss_per_review(rows, means, tests, norm_tests, reviews=[REVIEW], missing=["statins"], flagged=set(),
+    w = writeup_accuracy.awss_per_review(rows, means, tests, norm_tests, reviews=[REVIEW], missing=["statins"], flagged=set(),
                                 seeds=SEEDS, encoder={"name": "tiny", "normalize": True}, few=5)
     mean = dict(zip(means.variant, means["mean"]))
     assert f"Over 1 review × 3 seeds, LoRA's mean AWSS@95 is {mean['lora']:.3f} against Base {mean['base']:.3f}" \
@@ -110,7 +110,7 @@ def test_hybrid_on_one_review():
     tests = paired_against(rows, "hybrid-sqrt", [n for n in names if n != "hybrid-sqrt"] + ["lora", "base"])
     blocks = pd.DataFrame({"included-included": [0.7, 0.6], "included-excluded": [0.3, 0.35]},
                           index=["Fine-tuned (own LoRA)", "Hybrid"])
-    w = writeup.hybrid(summary, tests, blocks, top=[REVIEW], names=names, cosine_review=REVIEW, encoder={"name": "tiny"},
+    w = writeup_accuracy.hybrid(summary, tests, blocks, top=[REVIEW], names=names, cosine_review=REVIEW, encoder={"name": "tiny"},
                        seeds=SEEDS)
     hybrid = rows[rows.variant == "hybrid-sqrt"]["awss"].mean()
     assert f"top 1 reviews scores {hybrid:.3f}" in w.headline and "less tightly than" in w.body
@@ -122,7 +122,7 @@ def test_peers_on_one_review():
     means = method_means(rows).set_index("variant").loc[names + ["asreview-al"]]
     tests = paired_against(rows, "lora", [n for n in names if n != "lora"] + ["asreview-al"])
     cost = rows.groupby("variant").agg(seconds=("seconds", "mean"), awss=("awss", "mean"))
-    w = writeup.peers(rows, means, tests, cost, names=names, al_name="asreview-al", n_reviews=1)
+    w = writeup_accuracy.peers(rows, means, tests, cost, names=names, al_name="asreview-al", n_reviews=1)
     winner = means.loc[names, "mean"].idxmax()
     assert f"mean AWSS@95 {means.loc[winner, 'mean']:.3f}" in w.headline
     assert w.body.count("LoRA **") == 3
@@ -138,14 +138,14 @@ def test_beyond_on_one_held_out_review():
     tests = paired_against(held, "base+svm", peers)
     al_means = method_means(held_al).set_index("variant")
     al_test = paired_against(held_al, "al-embeddings", ["asreview-al"])
-    w = writeup.beyond(ranking, dev, means, tests, al_means, al_test, chosen="base+svm", chosen_al="al-embeddings",
+    w = writeup_accuracy.beyond(ranking, dev, means, tests, al_means, al_test, chosen="base+svm", chosen_al="al-embeddings",
                        peers=peers, al_peer="asreview-al", n_held_out=1, seeds=SEEDS, cap_note="all citations",
                        study_layers="3 4 5")
     assert f"held-out mean AWSS@95 {means.loc['base+svm', 'mean']:.3f}" in w.headline
     assert "tested once on 1 held-out review," in w.headline and "(1 review × 3 seeds" in w.body
     assert "picked layers 3 4 5 in 3 of 3" in w.body and "the study's own last 3" in w.body
     with pytest.raises(KeyError):  # a peer missing from the held-out rows is an error, not silence
-        writeup.beyond(ranking, dev, means.drop("tfidf+lr"), tests, al_means, al_test, chosen="base+svm",
+        writeup_accuracy.beyond(ranking, dev, means.drop("tfidf+lr"), tests, al_means, al_test, chosen="base+svm",
                        chosen_al="al-embeddings", peers=peers, al_peer="asreview-al", n_held_out=1, seeds=SEEDS,
                        cap_note="all citations", study_layers="3 4 5")
 
@@ -163,7 +163,7 @@ def test_when_to_stop_on_one_review():
 
     evaluated = evaluate(stopping_runs([REVIEW], SEEDS), (Consecutive(20), Knee(), Statistical(check_every=5)))
     summary = summarise(evaluated)
-    w = writeup.when_to_stop(summary, evaluated, recall_target=0.95, confidence=0.95, n_reviews=1, seeds=SEEDS)
+    w = writeup_stopping.when_to_stop(summary, evaluated, recall_target=0.95, confidence=0.95, n_reviews=1, seeds=SEEDS)
     stat = evaluated[evaluated.rule.str.startswith("statistical")]
     oracle = evaluated[evaluated.rule.str.startswith("oracle")]
     assert f"saves {stat.work_saved.mean():.1%} of the reading where the oracle would save {oracle.work_saved.mean():.1%}" \
@@ -184,10 +184,10 @@ def test_safe_stop_reports_the_development_choice_once_on_held_out_reviews():
     by_method = summarise(evaluated[evaluated.review.str.startswith("held")])
     chosen = choose(dev, rules, goal=0.2)
     assert chosen == rules[0].name  # the one eligible: labels only, the reviewer's target and confidence
-    w = writeup.safe_stop(dev, held, by_method, chosen=chosen, recommended=chosen, statistical=rules[0].name,
+    w = writeup_stopping.safe_stop(dev, held, by_method, chosen=chosen, recommended=chosen, statistical=rules[0].name,
                           recall_target=0.95,
                           confidence=0.95, dev_reviews=("dev1", "dev2"), held_out=("held1", "held2"), seeds=range(8),
-                          goal=0.2, literature=writeup.literature_beside(summarise(evaluated, by=("rule",))))
+                          goal=0.2, literature=writeup_stopping.literature_beside(summarise(evaluated, by=("rule",))))
     c, s = held.set_index("rule").loc[chosen], held.set_index("rule").loc[rules[0].name]
     assert f"it saved {c.work_saved:.1%} of the reading ({c.work_saved / s.work_saved:.1f}× the statistical rule's " \
            f"{s.work_saved:.1%}" in w.headline
@@ -197,12 +197,12 @@ def test_safe_stop_reports_the_development_choice_once_on_held_out_reviews():
     literature = w.tables[1][1].set_index("here: rule")
     assert literature.loc[rules[0].name, "here: work saved"].iloc[0] == \
         f"{summarise(evaluated, by=('rule',)).set_index('rule').loc[rules[0].name, 'work_saved']:.1%}"
-    vetoed = writeup.safe_stop(dev, held, by_method, chosen=rules[1].name, recommended=rules[0].name,
+    vetoed = writeup_stopping.safe_stop(dev, held, by_method, chosen=rules[1].name, recommended=rules[0].name,
                                statistical=rules[0].name, recall_target=0.95, confidence=0.95, dev_reviews=("dev1",),
                                held_out=("held1", "held2"), seeds=range(8))
     assert vetoed.headline.startswith("No rule saves twice the statistical rule's reading while keeping 95% recall")
     assert f"**Follow the statistical rule** ({rules[0].name})" in vetoed.body
-    none = writeup.safe_stop(dev, held, by_method, chosen=None, recommended=rules[0].name, statistical=rules[0].name,
+    none = writeup_stopping.safe_stop(dev, held, by_method, chosen=None, recommended=rules[0].name, statistical=rules[0].name,
                              recall_target=0.95,
                              confidence=0.95, dev_reviews=("dev1",), held_out=("held1",), seeds=range(8))
     assert none.headline.startswith("No stopping rule's share of development runs below 95% recall stayed under 5%")
@@ -219,7 +219,8 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
     from helpers.book.plots import method_label
     from helpers.compute.sparse_flops import WorkLog
     from helpers.methods.peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
-    from helpers.methods.variants import Base, Distilled, Lora, LoraQuantized
+    from helpers.methods.distilled import Distilled
+    from helpers.methods.variants import Base, Lora, LoraQuantized
 
     config = SweepConfig(training=TrainingArgs(n_positive=8, n_negative=8, epochs=1))
     variants = {v.name: v for v in (Base(), Lora(), LoraQuantized(), Distilled(distillation=DistillArgs(steps=2, pairs=4)),
@@ -244,7 +245,7 @@ def test_cost_of_screening_on_one_review(tiny_sentence_encoder_dir):
     per_row = cost.cost_table(rows, list(variants.values()), counts, split, power, replays=replays, progress=False)
     assert per_row["key"].tolist() == rows["key"].tolist()  # each cost joins its results row by key
     methods = cost.method_costs(per_row)
-    w = writeup.cost_of_screening(methods, power, counts=counts, timings={}, country="BRA", seconds_per_abstract=30,
+    w = writeup_cost.cost_of_screening(methods, power, counts=counts, timings={}, country="BRA", seconds_per_abstract=30,
                                   n_reviews=1)
     all_flops = methods.set_index("variant")["flops_per_citation"]
     assert all_flops.notna().all() and all_flops["asreview-al"] > all_flops["asreview-oneshot"]
@@ -273,7 +274,7 @@ def test_distillation_on_one_review():
                              "ms per citation": [20.0, 41, 40, 20], "time vs lora": [0.49, 1, 0.98, 0.49],
                              "weights, MiB": [60.0, 88, 87, 60], "memory vs lora": [0.68, 1, 0.99, 0.68],
                              "energy per review, Wh": [0.3, 0.4, 0.3, 0.1], "training GFLOPs": [2000.0, 1000, 0, 0]})
-    w = writeup.distillation(compared, tests, student="student3-from-lora", distill_args=DistillArgs(steps=30, pairs=16),
+    w = writeup_accuracy.distillation(compared, tests, student="student3-from-lora", distill_args=DistillArgs(steps=30, pairs=16),
                              estimated=True)
     vs_teacher = comparison(tests, "student3-from-lora − lora")
     assert f"{means.loc['student3-from-lora', 'mean']:.3f} against its teacher's {means.loc['lora', 'mean']:.3f}" in w.headline

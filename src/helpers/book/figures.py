@@ -71,7 +71,7 @@ def before_after(trial, *, per_class: int) -> dict:
 
 
 def hybrid_views(trial, composed, *, reviews: list[str], per_review: int, data_dir=None) -> dict:
-    """Notebook 06: a composed adapter (``variants.ComposedSkills``) for the trial's seed, mapped
+    """Notebook 06: a composed adapter (``skills.ComposedSkills``) for the trial's seed, mapped
     beside Base over a sample of ``per_review`` citations of each composed review, and its cosine
     matrices beside the trial review's own LoRA over that review's evaluation set."""
     from ..core.data import load_review

@@ -40,7 +40,8 @@ def _labels() -> dict[str, str]:
     from ..models.compose import compositions
     from ..core.config import DistillArgs
     from ..methods.peers import PEERS
-    from ..methods.variants import STUDY_VARIANTS, distilled_variants
+    from ..methods.distilled import distilled_variants
+    from ..methods.variants import STUDY_VARIANTS
 
     named = (*STUDY_VARIANTS, *distilled_variants(DistillArgs()), *PEERS, *ONE_SHOT_CANDIDATES,
              *ACTIVE_LEARNING_CANDIDATES, *compositions())

@@ -56,7 +56,7 @@ def _training(old: dict) -> TrainingArgs:
 def new_variant(name: str, old: dict, known: dict):
     """The variant an old row's name and settings describe."""
     from ..models.compose import compositions
-    from ..methods.variants import ComposedSkills
+    from ..methods.skills import ComposedSkills
 
     if name in known:
         return known[name]

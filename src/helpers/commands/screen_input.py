@@ -40,8 +40,8 @@ OWN_COLUMNS = ("score", "rank", "labelled", TRAINING_LABEL, "no_abstract", "dupl
 
 def asreview_extension(group: str, path: Path):
     """ASReview's reader or writer (``group``) for this file's suffix; ASReview imported through
-    ``peers.load_asreview``, so nothing is written into the working directory."""
-    from ..methods.peers import load_asreview
+    ``asreview_peers.load_asreview``, so nothing is written into the working directory."""
+    from ..methods.asreview_peers import load_asreview
 
     load_asreview()
     from asreview.extensions import load_extension

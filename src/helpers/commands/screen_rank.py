@@ -105,7 +105,7 @@ def screen(input_path: str | Path, *, label_column: str | None = None, method: s
     replaced = own_columns(raw, path=path)
     labelled = prepared["label"].notna().to_numpy()
     scores = np.full(len(prepared), np.nan)
-    from ..methods.peers import NoUsableText
+    from ..methods.lexical import NoUsableText
 
     try:
         scores[~labelled] = rank(prepared, method=method, encoder=encoder, seed=seed, name=path.stem)

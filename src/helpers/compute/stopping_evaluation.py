@@ -10,7 +10,7 @@ which a reviewer's tools never need.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from .counting_process import CURVE_FAMILIES
 from .stopping import oracle, outcome
 from .stopping_rules import Stop
 from .stopping_settings import Consecutive, CountingProcess, Knee, Qbcb, Quant, Rule, Statistical
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def candidates(*, recall_target: float = 0.95, confidence: float = 0.95, consecutive=(50, 100), check_every: int = 10,

@@ -32,7 +32,7 @@ DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 def knob(default, help: str, *, key: bool = True):
     """A dataclass field with its documentation attached (``fields(...)[i].metadata["help"]``).
-    ``key=False``: a variant folds this field into what it ``reads`` (helpers.methods.variants)."""
+    ``key=False``: a variant folds this field into what it ``reads`` (helpers.methods.variant)."""
     if isinstance(default, (list, dict, set)):
         raise TypeError("a mutable default must be given as a tuple")
     return field(default=default, metadata={"help": help, "key": key})

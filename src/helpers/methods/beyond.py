@@ -1,6 +1,6 @@
 """Candidates for a few-shot screener that does better than the study's recipe from the same
 16 labels (notebook 08), and the protocol that chooses among them. Each candidate is a
-variant (``helpers.methods.variants``): same split, same evaluation set, same results table, its
+variant (``helpers.methods.variant``): same split, same evaluation set, same results table, its
 fields in the row key.
 
 - heads: a linear SVM instead of the logistic regression
@@ -13,7 +13,7 @@ fields in the row key.
   reviews' phase-1 adapters, with and without a phase-1 run on the new review's 16;
 - phase-1 recipe: lower learning rates, all pairs of the 16, more epochs (``Lora(changes=...)``);
 - layer choice: adapt the layers a short phase-1 run changes most (``LoraCka``), or all layers;
-- active learning with this project's encoder (``ActiveLearning(features=...)``, helpers.methods.peers).
+- active learning with this project's encoder (``ActiveLearning(features=...)``, helpers.methods.asreview_peers).
 """
 
 from __future__ import annotations
@@ -26,11 +26,14 @@ import numpy as np
 
 from ..compute.sparse_flops import WorkLog
 from ..core.config import Settings, SweepConfig, knob, require
-from .peers import (ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR, ActiveLearning, AsreviewOneShot, TfidfLR, counted_sparse,
-                    replayed)
+from .asreview_peers import ActiveLearning, AsreviewOneShot
+from .lexical import TfidfLR, counted_sparse, replayed
+from .peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
 from .trial import Scored, embed_split
-from .variants import (Base, LogisticHead, Lora, SvmHead, Variant, after_phase1_flops, composed_flops, composed_from,
-                       compose_for, head_scores)
+from .heads import LogisticHead, SvmHead, head_scores
+from .skills import compose_for, composed_flops, composed_from
+from .variant import Variant
+from .variants import Base, Lora, after_phase1_flops
 
 if TYPE_CHECKING:
     from ..models.compose import Hybrid

@@ -19,7 +19,8 @@ from ..core import results
 from ..core.config import SweepConfig
 from ..core.data import review_checksum
 from .trial import Trial, encoder_for, row_key
-from .variants import Lora, Variant
+from .variant import Variant
+from .variants import Lora
 
 
 def run_task(config: SweepConfig, review: str, seed: int, variants: tuple[Variant, ...],
