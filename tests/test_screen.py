@@ -68,6 +68,10 @@ def test_each_format_is_read_ranked_and_written_back_in_its_format(tmp_path, suf
         assert "N1  - asreview_rank: 1\n" in text and text.count("ASReview_relevant") == 4
     else:
         assert {"score", "rank", "labelled", "no_abstract", "duplicate"} <= set(back.columns)
+        # each ranked row names the input record it is: its position there (1 = the first)
+        given = screen_input.read_references(path)
+        assert back["position"].tolist() != list(range(1, 41))  # ranked, not in the input's order
+        assert back["title"].tolist() == given["title"].to_numpy()[back["position"] - 1].tolist()
 
 
 def test_records_without_abstract_are_ranked_on_title_and_duplicates_kept_and_flagged(tmp_path):
@@ -206,7 +210,7 @@ def screened_so_far(tmp_path, read: int, *, gap: bool = False) -> tuple[Path, pd
         ranked = screen_rank.screen(refs, method="tfidf")
     out = screen_output.write(ranked, tmp_path / "ranked.csv", input_path=refs)
     done = pd.read_csv(out)
-    truth = table["label"].to_numpy()[done["position"]]
+    truth = table["label"].to_numpy()[done["position"] - 1]  # position: 1 = the input's first record
     reading = done["rank"].le(read) & done["rank"].notna()
     if gap:
         reading &= done["rank"] != 2

@@ -31,7 +31,9 @@ def default_output(input_path: Path) -> Path:
 
 def write(screened: Screened, output_path: Path, *, input_path: Path) -> Path:
     """Write the ranked records in the output's format (ASReview's writers), atomically, and
-    never over the input."""
+    never over the input. A CSV, TSV or XLSX leads with ``position``: each record's place in the file
+    that was read (1 = its first record, as the stopping check's sample numbers them), so a
+    ranked row can be found again in the input."""
     from ..core.io import atomic_path
 
     output_path = check_output(output_path, input_path=input_path)
@@ -52,10 +54,10 @@ def write(screened: Screened, output_path: Path, *, input_path: Path) -> Path:
         writer = _writer(output_path)
         target = tmp.with_suffix(output_path.suffix)  # ASReview's writers pick the format by suffix
         try:
-            if output_path.suffix.lower() in (".ris", ".txt", ".xlsx"):
+            if output_path.suffix.lower() in (".ris", ".txt"):  # RIS has no column for it
                 writer.write_data(records.reset_index(drop=True), target)
             else:
-                writer.write_data(records.reset_index(drop=True).rename_axis("position"), target)
+                writer.write_data(records.set_axis(records.index + 1).rename_axis("position"), target)
             target.replace(tmp)
         finally:
             target.unlink(missing_ok=True)

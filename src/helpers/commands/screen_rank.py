@@ -45,7 +45,7 @@ DEFAULT_METHOD = "asreview"
 
 @dataclass
 class Screened:
-    """The ranked records (input columns + score, rank, labelled, label, no_abstract,
+    """The ranked records (input columns + score, rank, labelled, slr_training_label, no_abstract,
     duplicate) and what the summary reports."""
 
     records: pd.DataFrame
@@ -95,8 +95,9 @@ def rank(prepared: pd.DataFrame, *, method: str = DEFAULT_METHOD, encoder: str =
 def screen(input_path: str | Path, *, label_column: str | None = None, method: str = DEFAULT_METHOD,
            encoder: str = "auto", seed: int = 0) -> Screened:
     """Read, check, rank. ``records`` keeps the file's own columns plus score, rank, labelled,
-    label, no_abstract and duplicate; unlabelled records come first by score (rank 1 = read
-    first), then the labelled ones (no score: they are screened already)."""
+    slr_training_label, no_abstract and duplicate; unlabelled records come first by score (rank 1 = read
+    first), then the labelled ones (no score: they are screened already). Its index is each
+    record's position in the file (0 = the first)."""
     path = Path(input_path)
     start = time.perf_counter()
     raw = read_references(path)
@@ -112,7 +113,7 @@ def screen(input_path: str | Path, *, label_column: str | None = None, method: s
     except NoUsableText as exc:
         raise ScreenError(f"{path}: {exc} (columns title, abstract); --method {method} cannot rank this file, "
                           "--method base or lora read any text") from exc
-    out = raw.drop(columns=replaced)
+    out = raw.drop(columns=replaced).reset_index(drop=True)  # the index: the record's position in the file
     out["score"] = scores
     out["labelled"] = labelled
     out[TRAINING_LABEL] = prepared["label"].to_numpy()
