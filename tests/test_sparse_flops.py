@@ -132,7 +132,7 @@ def test_setfit_replayed_equals_counting_its_real_run(tiny_sentence_encoder_dir,
     FlopCounterMode count equals those shapes at the encoder's counted per-length costs."""
     from helpers.methods.setfit_peer import setfit_scores
     from helpers.models.encoder import load_encoder
-    from helpers.models.flops import FlopCounts, ForwardLog, count_flops
+    from helpers.models.flops import FlopCounts, ForwardLog, count_flops, forward_flops
 
     texts = synthetic_texts(24, seed=5)
     train = pd.DataFrame({"text": texts[:8], "label": [1, 0] * 4})
@@ -145,5 +145,5 @@ def test_setfit_replayed_equals_counting_its_real_run(tiny_sentence_encoder_dir,
     assert replayed.calls == real.calls
     assert {phase for phase, *_ in real.calls} == {"train", "inference"} and any(g for *_, g in real.calls)
     counts = FlopCounts(load_encoder(path, cache_dir=None, max_length=64))
-    by_phase = replayed.flops(counts.base(), counts.fine_tuning())
+    by_phase = forward_flops(replayed.table(), counts.base(), counts.fine_tuning())
     assert sum(by_phase.values()) == pytest.approx(counted, rel=1e-9)

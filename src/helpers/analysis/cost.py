@@ -68,6 +68,9 @@ def variants_by_name(variants) -> dict:
     return by_name
 
 
+REPLAY_FORMAT = 1  # what a replay records (``WorkLog`` entries, ``ForwardLog`` calls); changed, replays are redone
+
+
 def stored_replays(config, encoder, *, folder, recompute: bool = False) -> Callable:
     """``(variant, row) -> replay``: a variant's ``replay`` of one stored row (its work re-run and
     watched: sparse models, setfit's own loop), stored as an artefact keyed by the row's key and
@@ -79,15 +82,15 @@ def stored_replays(config, encoder, *, folder, recompute: bool = False) -> Calla
 
     from ..core.artefacts import library_versions, stored
     from ..core.progress import to_terminal
+    from ..core.results import key_of_row
     from ..methods.trial import Trial
 
     libraries = library_versions("scikit-learn", "asreview", "setfit", "sentence-transformers", "transformers")
 
     def replay(variant, row) -> dict:
-        cap = row["eval_cap"]
-        trial = Trial(replace(config, n_per_class=int(row["n_per_class"]),
-                              eval_cap=None if cap is None or cap != cap else int(cap)),
-                      row["review"], int(row["seed"]), encoder=encoder)
+        key = key_of_row(row)
+        trial = Trial(replace(config, n_per_class=key.n_per_class, eval_cap=key.eval_cap), key.review, key.seed,
+                      encoder=encoder)
 
         def compute() -> dict:
             with to_terminal():  # a library's own loop talks; its chatter is not the page's
@@ -102,9 +105,6 @@ def stored_replays(config, encoder, *, folder, recompute: bool = False) -> Calla
         return values
 
     return replay
-
-
-REPLAY_FORMAT = 1  # what a replay records (``WorkLog`` entries, ``ForwardLog`` calls); changed, replays are redone
 
 
 def cost_table(rows, variants, counts: FlopCounts, split_tokens: Callable, powers: dict, *,
@@ -207,14 +207,21 @@ def pareto_front(cost, benefit) -> np.ndarray:
     return np.array(sorted(keep, key=lambda i: cost[i]), dtype=int)
 
 
+def on_cost_axis(costs) -> np.ndarray:
+    """Which costs a (log) cost axis shows: a method without a count (NaN), or with a zero cost, is
+    off it — in the figure and in its Pareto front alike."""
+    x = np.asarray(costs, dtype=float)
+    return np.isfinite(x) & (x > 0)
+
+
 def cost_fronts(methods, columns=("flops_per_citation", "energy_wh")) -> dict[str, np.ndarray]:
-    """The Pareto front of mean AWSS@95 against each cost column of ``method_costs`` (positions;
-    a method without a count, or with a zero cost, is off that axis)."""
+    """The Pareto front of mean AWSS@95 against each cost column of ``method_costs`` (positions),
+    among the methods on that axis (``on_cost_axis``)."""
     awss = methods["awss"].to_numpy(dtype=float)
     fronts = {}
     for column in columns:
         x = methods[column].to_numpy(dtype=float)
-        fronts[column] = pareto_front(np.where(x > 0, x, np.nan), awss)
+        fronts[column] = pareto_front(np.where(on_cost_axis(x), x, np.nan), awss)
     return fronts
 
 

@@ -282,18 +282,21 @@ def awss_against_cost(methods: pd.DataFrame, fronts: dict[str, np.ndarray], *, e
     Squares: work counted from the non-zeros of sparse matrices; circles: an encoder's products."""
     from matplotlib.ticker import NullFormatter
 
+    from ..analysis.cost import on_cost_axis
+
     fig, axes = plt.subplots(1, 2, figsize=(14, 5.5), layout="constrained")
     sparse = methods["flops_counted"].str.startswith("counted (sparse)").to_numpy()
     for ax, column in zip(axes, COST_AXES):
         x = methods[column].to_numpy(dtype=float)
+        on_axis = on_cost_axis(x)
         for k, (variant, xv, yv) in enumerate(zip(methods["variant"], x, methods["awss"])):
-            if np.isfinite(xv) and xv > 0:
+            if on_axis[k]:
                 ax.scatter(xv, yv, s=60, marker="s" if sparse[k] else "o", color=method_color(variant, k),
                            label=method_label(variant))
         front = fronts[column]
         ax.plot(x[front], methods["awss"].to_numpy()[front], color="black", lw=1, ls="--", marker="o", ms=13,
                 mfc="none", label="Pareto front")
-        shown = x[np.isfinite(x) & (x > 0)]
+        shown = x[on_axis]
         ax.set(xscale="log", xlabel=COST_AXES[column] + (f" ({energy})" if column == "energy_wh" else ""),
                ylabel="AWSS@95 (mean over reviews)",
                xlim=(min(shown.min() / 2, shown.max() / 20), shown.max() * 2))  # a decade at least: ratios read true

@@ -7,6 +7,8 @@ terminal shows. Every progress bar of the package goes there.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 
 from tqdm import tqdm
@@ -18,24 +20,18 @@ def progress(iterable=None, *, desc: str, total: int | None = None, enabled: boo
                 dynamic_ncols=True)
 
 
+@contextlib.contextmanager
 def to_terminal():
     """Inside it, what libraries print — setfit's and transformers' logs, their progress bars —
     goes to the terminal (``sys.__stderr__``), never into a notebook's output: for work a
     notebook redoes with a library's own loop (a replay), whose chatter is not the page's."""
-    import contextlib
-    import logging
-
-    @contextlib.contextmanager
-    def redirected():
-        loggers = [logging.getLogger(name) for name in ("setfit", "transformers", "sentence_transformers")]
-        levels = [logger.level for logger in loggers]
-        try:
-            for logger in loggers:
-                logger.setLevel(logging.ERROR)
-            with contextlib.redirect_stdout(sys.__stderr__), contextlib.redirect_stderr(sys.__stderr__):
-                yield
-        finally:
-            for logger, level in zip(loggers, levels):
-                logger.setLevel(level)
-
-    return redirected()
+    loggers = [logging.getLogger(name) for name in ("setfit", "transformers", "sentence_transformers")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        with contextlib.redirect_stdout(sys.__stderr__), contextlib.redirect_stderr(sys.__stderr__):
+            yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)

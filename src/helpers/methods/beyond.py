@@ -27,11 +27,11 @@ import numpy as np
 from ..compute.sparse_flops import WorkLog
 from ..core.config import Settings, SweepConfig, knob, require
 from .asreview_peers import ActiveLearning, AsreviewOneShot
+from .heads import LogisticHead, SvmHead, head_scores
 from .lexical import TfidfLR, counted_sparse, replayed
 from .peers import ASREVIEW_AL, ASREVIEW_ONESHOT, TFIDF_LR
-from .trial import Scored, embed_split
-from .heads import LogisticHead, SvmHead, head_scores
 from .skills import compose_for, composed_flops, composed_from
+from .trial import Scored, embed_split
 from .variant import Variant
 from .variants import Base, Lora, after_phase1_flops
 

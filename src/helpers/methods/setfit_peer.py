@@ -85,7 +85,7 @@ class Setfit(Variant):
 
         log = ForwardLog()
         self._run(trial, log=log, compute=False)
-        return {"calls": pd.DataFrame(log.calls, columns=["phase", "texts", "length", "gradients"])}
+        return {"calls": log.table()}
 
     def flops(self, work: RowWork) -> Flops:
         """Each recorded forward at the encoder's counted per-length costs: a full fine-tuning step
@@ -93,14 +93,12 @@ class Setfit(Variant):
         training side holds the body's training and the head's pass over the 16; inference, the
         evaluation set's. The head's logistic regression on the 16 embeddings is not counted
         (as for Base and LoRA: a few million FLOPs)."""
-        from ..models.flops import NOT_MEASURED, Flops, ForwardLog
+        from ..models.flops import NOT_MEASURED, Flops, forward_flops
 
         replay = work.replay(self)
         if replay is None:
             return NOT_MEASURED._replace(counted="not measured (counted only by replaying setfit's loop: no replay given)")
-        log = ForwardLog()
-        log.calls = list(replay["calls"].itertuples(index=False, name=None))
-        by_phase = log.flops(work.counts.base(), work.counts.fine_tuning())
+        by_phase = forward_flops(replay["calls"], work.counts.base(), work.counts.fine_tuning())
         return Flops(by_phase.get("train", 0.0), by_phase.get("inference", 0.0),
                      "counted (setfit's own batches replayed)")
 

@@ -18,6 +18,7 @@ the encoder's per-length costs (``FlopCounts``) and the split's token counts (``
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -289,49 +290,54 @@ def fine_tuning_cost(encoder, lengths=COUNTING_LENGTHS) -> LengthCost:
     return LengthCost.fit(lengths, [flops(n) for n in lengths])
 
 
+FORWARD_COLUMNS = ("phase", "texts", "length", "gradients")
+
+
 class ForwardLog:
     """Every forward a transformer ran while watched (``watching``): the phase it was in (set by
     the caller: ``train`` or ``inference``), the texts, their padded length and whether gradients
-    were on — what a library's own training loop did, in the shapes FLOPs follow from."""
+    were on — what a library's own training loop did, in the shapes FLOPs follow from
+    (``forward_flops``). Stored as its ``table``, so a better count needs no re-run."""
 
     def __init__(self):
         self.phase = "train"
         self.calls: list[tuple[str, int, int, bool]] = []
 
-    def flops(self, forward: LengthCost, fine_tuning: LengthCost) -> dict[str, float]:
-        """Counted FLOPs per phase: each text a forward, or with gradients a fine-tuning step."""
-        out: dict[str, float] = {}
-        for phase, texts, length, grad in self.calls:
-            out[phase] = out.get(phase, 0.0) + texts * float((fine_tuning if grad else forward)(length))
-        return out
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.calls, columns=list(FORWARD_COLUMNS))
 
 
+def forward_flops(table, forward: LengthCost, fine_tuning: LengthCost) -> dict[str, float]:
+    """Counted FLOPs per phase of a ``ForwardLog.table``: each text a forward, or with gradients a
+    fine-tuning step."""
+    out: dict[str, float] = {}
+    for phase, texts, length, grad in table[list(FORWARD_COLUMNS)].itertuples(index=False, name=None):
+        out[phase] = out.get(phase, 0.0) + texts * float((fine_tuning if grad else forward)(length))
+    return out
+
+
+@contextmanager
 def watching(model, log: ForwardLog, *, compute: bool = True):
     """Record every forward of the transformer ``model`` into ``log``. ``compute=False`` replays
     without the encoder's work: the forward returns the token embeddings (a lookup, no matrix
     product, still tied to a weight so the training loop's backward and optimiser run), which
     leaves every shape — the library's pairs, batches and padding — as the real run has them."""
-    from contextlib import contextmanager
-
     import torch
+    from transformers.modeling_outputs import BaseModelOutput
 
-    @contextmanager
-    def watched():
-        from transformers.modeling_outputs import BaseModelOutput
+    original = model.forward
 
-        original = model.forward
+    def forward(*args, **kwargs):
+        ids = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
+        log.calls.append((log.phase, int(ids.shape[0]), int(ids.shape[1]), torch.is_grad_enabled()))
+        if compute:
+            return original(*args, **kwargs)
+        return BaseModelOutput(last_hidden_state=model.get_input_embeddings()(ids))
 
-        def forward(*args, **kwargs):
-            ids = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
-            log.calls.append((log.phase, int(ids.shape[0]), int(ids.shape[1]), torch.is_grad_enabled()))
-            if compute:
-                return original(*args, **kwargs)
-            return BaseModelOutput(last_hidden_state=model.get_input_embeddings()(ids))
-
-        model.forward = forward
-        try:
-            yield log
-        finally:
-            del model.forward
-
-    return watched()
+    model.forward = forward
+    try:
+        yield log
+    finally:
+        del model.forward
